@@ -1,0 +1,1 @@
+"""Channel-agnostic core of expertpanel: domain rules, services, persistence, scheduling."""

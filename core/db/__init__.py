@@ -1,0 +1,1 @@
+"""Persistence: typed SQLAlchemy 2 models, engine/session factories, the unit of work."""

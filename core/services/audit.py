@@ -1,0 +1,79 @@
+"""Appending to and verifying the audit chain in the database."""
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.audit import GENESIS, EntryFields, VerifyResult, canonical_json, entry_hash, format_at, verify_chain
+from core.db.models import AuditEntry
+from core.db.uow import UnitOfWork
+
+# Arbitrary constant naming the advisory lock that serialises chain appends on PostgreSQL.
+_AUDIT_LOCK = 0x45_50_41_55  # "EPAU"
+
+
+async def append(
+    uow: UnitOfWork,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: Any = None,
+    **details: Any,
+) -> AuditEntry:
+    """Add one entry in the caller's transaction. Details must hold internal ids only, no PII."""
+    session = uow.session
+    if uow.dialect == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
+    last = (
+        await session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    fields = EntryFields(
+        seq=seq,
+        at=format_at(uow.clock.now()),
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=None if subject_id is None else str(subject_id),
+        details=canonical_json(details),
+        prev_hash=prev,
+    )
+    row = AuditEntry(
+        seq=fields.seq, at=fields.at, actor=actor, action=action, subject_type=subject_type,
+        subject_id=fields.subject_id, details=fields.details, prev_hash=prev, hash=entry_hash(fields),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _iter_entries(session: AsyncSession, batch: int = 2000) -> AsyncIterator[EntryFields]:
+    after = 0
+    while True:
+        rows = (
+            await session.execute(
+                select(AuditEntry).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
+            )
+        ).scalars().all()
+        if not rows:
+            return
+        for r in rows:
+            yield EntryFields(r.seq, r.at, r.actor, r.action, r.subject_type, r.subject_id, r.details, r.prev_hash, r.hash)
+        after = rows[-1].seq
+
+
+async def verify(uow: UnitOfWork, expected_head: str | None = None) -> VerifyResult:
+    """Verify the whole chain (streamed in batches) against an optional published head."""
+    async with uow:
+        entries = [e async for e in _iter_entries(uow.session)]
+    return verify_chain(entries, expected_head)
+
+
+async def head(uow: UnitOfWork) -> tuple[int, str]:
+    async with uow:
+        last = (
+            await uow.session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
+        ).first()
+    return (last[0], last[1]) if last else (0, GENESIS)
