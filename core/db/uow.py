@@ -1,21 +1,33 @@
 """Unit of work: one transaction per use case; rolls back unless commit() is called."""
 from __future__ import annotations
 
+from datetime import date
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
+from core.config import Settings
 
 
 class UnitOfWork:
     """`async with uow: ...; await uow.commit()` — the session lives for the block only."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self._factory = session_factory
         self.clock: Clock = clock or SystemClock()
+        self.settings: Settings = settings or Settings()
         self._session: AsyncSession | None = None
+
+    def today(self) -> date:
+        """Today's date in the bureau's time zone (terms and meeting days are local dates)."""
+        return self.clock.now().astimezone(self.settings.tz).date()
 
     @property
     def session(self) -> AsyncSession:

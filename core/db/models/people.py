@@ -72,9 +72,6 @@ class Expert(Base):
     terms: Mapped[list["Term"]] = relationship(
         back_populates="expert", cascade="all, delete-orphan", order_by="Term.starts_on"
     )
-    previous_units: Mapped[list["PreviousUnit"]] = relationship(
-        back_populates="expert", cascade="all, delete-orphan"
-    )
 
     @property
     def code(self) -> str:

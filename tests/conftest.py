@@ -1,0 +1,92 @@
+"""Shared fixtures. Database tests run on the engine named by EXPERTPANEL_TEST_DATABASE_URL
+(default: a fresh SQLite file per test); `.ci/run` runs the suite once per engine."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+
+from core.bootstrap import Core, build_core
+from core.clock import ManualClock
+from core.config import Settings
+from core.db.migrate import upgrade
+from core.db.models import Base
+from core.db.session import create_engine
+
+START = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)  # a Monday, 09:00 Beijing time
+
+
+def _test_url() -> str | None:
+    return os.environ.get("EXPERTPANEL_TEST_DATABASE_URL")
+
+
+def engine_name() -> str:
+    url = _test_url()
+    return "postgresql" if url and url.startswith("postgresql") else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once per session: a SQLite template file, or the PostgreSQL test database."""
+    url = _test_url()
+    if url and url.startswith("postgresql"):
+        async def reset() -> None:
+            engine = create_engine(url)
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+            await engine.dispose()
+            await upgrade(url)
+
+        asyncio.run(reset())
+        return url
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    return str(path)
+
+
+async def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def db_url(_migrated_template: str, tmp_path: Path) -> str:
+    """A migrated, empty database for this test."""
+    if _migrated_template.startswith("postgresql"):
+        await _truncate_pg(_migrated_template)
+        return _migrated_template
+    dest = tmp_path / "test.db"
+    shutil.copyfile(_migrated_template, dest)
+    return f"sqlite+aiosqlite:///{dest}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database={"url": db_url})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def core(settings: Settings, clock: ManualClock) -> AsyncIterator[Core]:
+    from core.services import roster
+
+    c = build_core(settings, clock)
+    await roster.sync_categories(c.uow(), settings.categories)
+    try:
+        yield c
+    finally:
+        await c.close()
