@@ -57,6 +57,9 @@ def run_with_core(fn: Callable[[Core], Awaitable[T]], *, check: bool = True) -> 
         try:
             if check:
                 await check_database(core)
+                from core.services import roster
+
+                await roster.sync_categories(core.uow(), core.settings.categories)
             return await fn(core)
         finally:
             await core.close()
@@ -86,7 +89,8 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision (def
 
         await roster.sync_categories(core.uow(), core.settings.categories)
 
-    run_with_core(sync)
+    if revision == "head":
+        run_with_core(sync, check=False)
     say("cli.db_upgraded", revision=revision)
 
 
