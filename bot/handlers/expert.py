@@ -1,0 +1,8 @@
+"""Handlers: expert (being built)."""
+from __future__ import annotations
+
+from telegram.ext import BaseHandler
+
+
+def handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    return []
