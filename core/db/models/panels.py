@@ -78,14 +78,17 @@ class Draw(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     panel_id: Mapped[int] = mapped_column(ForeignKey("panels.id"), index=True)
     seed: Mapped[str] = mapped_column(String(64))
-    algorithm: Mapped[str] = mapped_column(String(32))
+    algorithm: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Eligible pool in ranked order, public codes joined by ','.
     ranking: Mapped[str] = mapped_column(Text)
     # [[public_code, reason, detail], ...] for every in-scope expert left out of the pool.
     exclusions: Mapped[list[Any]] = mapped_column(JSON)
-    # The seat groups: [{"fields": [codes], "count": n}, ...]
+    # The seat groups: [{"fields": [category ids], "count": n}, ...] (core.draw.SeatGroup.to_json)
     groups: Mapped[list[Any]] = mapped_column(JSON)
+    # Each ranked expert's fields at draw time, {code: field bitmask}: verification must not
+    # depend on profiles edited later.
+    masks: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # Initial selection: [[public_code, group_index], ...] in rank order.
     selection: Mapped[list[Any]] = mapped_column(JSON)
     digest: Mapped[str] = mapped_column(String(64))
