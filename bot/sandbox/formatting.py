@@ -47,7 +47,7 @@ class _TelegramHTML(HTMLParser):
             if ch == "\n":
                 self._line_starts.append(i + 1)
         self.parts: list[str] = []
-        self.offset = 0  # UTF-16 units of plain text so far
+        self._u16 = 0  # UTF-16 units of plain text so far
         self.stack: list[tuple[str, dict[str, Any] | None, int]] = []
         self.entities: list[dict[str, Any]] = []
 
@@ -58,7 +58,7 @@ class _TelegramHTML(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
-        self.offset += utf16_len(data)
+        self._u16 += utf16_len(data)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {self._byte_offset()}')
@@ -101,7 +101,7 @@ class _TelegramHTML(HTMLParser):
             entity = {"type": "custom_emoji", "custom_emoji_id": emoji_id}
         else:
             raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {self._byte_offset()}')
-        self.stack.append((tag, entity, self.offset))
+        self.stack.append((tag, entity, self._u16))
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack:
@@ -112,8 +112,8 @@ class _TelegramHTML(HTMLParser):
                 f'Unmatched end tag at byte offset {self._byte_offset()}, expected "</{open_tag}>", found "</{tag}>"'
             )
         self.stack.pop()
-        if entity is not None and self.offset > start:
-            entity = dict(entity, offset=start, length=self.offset - start)
+        if entity is not None and self._u16 > start:
+            entity = dict(entity, offset=start, length=self._u16 - start)
             self.entities.append(entity)
 
     def handle_comment(self, data: str) -> None:
