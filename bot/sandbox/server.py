@@ -176,6 +176,7 @@ class SandboxServer:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._host = "127.0.0.1"
+        self._extra_routes: list[web.AbstractRouteDef] = []
 
     # --- lifecycle --------------------------------------------------------------------------
     def build_app(self) -> web.Application:
@@ -185,10 +186,17 @@ class SandboxServer:
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
         setup_control_routes(app, self)
+        app.add_routes(self._extra_routes)
         app.router.add_get("/", self._handle_index)
         if STATIC_DIR.is_dir():
             app.router.add_static("/static/", STATIC_DIR)
         return app
+
+    def add_routes(self, routes: Iterable[web.AbstractRouteDef]) -> None:
+        """Extra routes (e.g. the playground's under /sandbox/), mounted when the server starts."""
+        if self._runner is not None:
+            raise RuntimeError("add routes before start()")
+        self._extra_routes.extend(routes)
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         if self._runner is not None:

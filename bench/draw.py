@@ -1,0 +1,393 @@
+"""Benchmark: one panel draw over 100,000 experts, against the bare SELECT of the eligible ids.
+
+    .venv/bin/python bench/draw.py --db both            # SQLite and PostgreSQL
+    .venv/bin/python bench/draw.py --db sqlite -n 50
+    .venv/bin/python bench/draw.py --db postgresql --pg-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench_draw
+
+The database is built once and reused (SQLite: cached by file name; PostgreSQL: the database
+named in the URL, created if missing): 100,000 experts in 11 fields (1-3 each, ~5 % not active,
+~3 % with an expired term), previous units, unavailable days, declared and recorded conflicts,
+and 300 panels holding bookings around the benchmark's meeting.
+
+Each run requests a 9-seat panel with three field quotas (4+3+2) and 50 parties, some of them
+experts' employers: `core.services.panels.request_panel` — validation, the pool, the ranking,
+the seat selection, the Draw row with the full ranking, audit entries, 9 invitations and their
+outbox rows — in its own transaction, rolled back at the end (`--commit` commits and deletes
+the rows instead), so every run sees the same state. The baseline is
+`core.services.pool.bare_eligible_ids_sql`: one SELECT of the eligible ids with NOT EXISTS
+sub-queries, fetched in full. Targets: draw p99 < 50 ms, and draw ≤ 2 × the bare query.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import delete, func, insert, select, text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+
+from core.bootstrap import Core, build_core  # noqa: E402
+from core.clock import ManualClock  # noqa: E402
+from core.config import Settings  # noqa: E402
+from core.conflicts import normalize_unit_name, party_key  # noqa: E402
+from core.db.migrate import upgrade  # noqa: E402
+from core.db.models import (  # noqa: E402
+    Account,
+    Contact,
+    DeclaredConflict,
+    Draw,
+    Expert,
+    Invitation,
+    Outbox,
+    Panel,
+    PanelField,
+    PanelParty,
+    PreviousUnit,
+    RecordedExclusion,
+    Unavailability,
+    UsingUnit,
+)
+from core.db.uow import UnitOfWork  # noqa: E402
+from core.panel_request import RequestContext, meeting_days, parse_panel_request  # noqa: E402
+from core.services import panels, roster  # noqa: E402
+from core.services.accounts import Roles  # noqa: E402
+from core import draw as drawlib  # noqa: E402
+from core.services.pool import PoolQuery, bare_eligible_ids_sql, compute_pool, lookback_start  # noqa: E402
+from core.services.seating import encode_ranking, gc_paused  # noqa: E402
+
+NOW = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
+MEETING = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)  # 09:00 local
+EXPERTS = 100_000
+UNITS = 2_000
+SEED = 20261102
+REQUESTER = "乌鲁木齐市某某环境规划设计院"
+TARGET_P99_MS = 50.0
+TARGET_RATIO = 2.0
+
+
+def unit_name(i: int) -> str:
+    return f"新疆某某环境工程有限公司{i:04d}"
+
+
+# --- building the data ----------------------------------------------------------------------
+
+async def _count_experts(engine: AsyncEngine) -> int:
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(Expert))).scalar() or 0)
+    except Exception:  # noqa: BLE001 - not migrated yet
+        return -1
+
+
+async def build(core: Core, url: str, n: int) -> None:
+    """Create the benchmark data unless the database already holds it."""
+    await upgrade(url)
+    have = await _count_experts(core.engine)
+    if have == n:
+        return
+    if have > 0:
+        raise SystemExit(f"{url} holds {have} experts, not {n}: use another database or file")
+    print(f"building {n} experts in {url.split('@')[-1]} …", flush=True)
+    t0 = time.perf_counter()
+    await roster.sync_categories(core.uow(), core.settings.categories)
+    rnd = random.Random(SEED)
+    today = NOW.date()
+    experts, accounts, prev, unav, declared, recorded = [], [], [], [], [], []
+    for i in range(1, n + 1):
+        fields = rnd.sample(range(1, 12), rnd.randint(1, 3))
+        r = rnd.random()
+        status = "active" if r >= 0.05 else rnd.choice(["suspended", "withdrawn", "removed"])
+        start = today - timedelta(days=rnd.randint(30, 1000))
+        end = start + timedelta(days=3 * 365)
+        if rnd.random() < 0.03:
+            end = today - timedelta(days=rnd.randint(1, 200))
+        unit = rnd.randrange(UNITS)
+        experts.append({
+            "id": i, "name": f"专家{i}", "gender": "male", "birth_month": date(1970, 1, 1), "ethnicity": "汉族",
+            "education": "研究生", "id_number": None, "work_unit": unit_name(unit),
+            "work_unit_norm": normalize_unit_name(unit_name(unit)), "work_unit_uscc": None, "position": "总工",
+            "certificate": "", "employed": True, "unit_nature": "state_owned", "title": "高级工程师",
+            "title_obtained": None, "specialty": "环境工程", "graduated": "某大学", "address": "乌鲁木齐市某路1号",
+            "phone": f"138{i:08d}", "email": f"e{i}@example.com", "years_in_field": 10,
+            "work_history": "长期从事环境影响评价与污染防治技术工作。" * 5, "achievements": "主持多项课题。" * 5,
+            "status": status, "term_start": start, "term_end": end, "field_mask": sum(1 << f for f in fields),
+            "created_at": NOW, "updated_at": NOW, "erased_at": None,
+        })
+        accounts.append({"telegram_id": 10_000_000 + i, "display_name": "", "language": None, "expert_id": i,
+                         "contact_id": None, "is_admin": False, "is_supervisor": False, "unreachable_at": None,
+                         "created_at": NOW})
+        if rnd.random() < 0.10:
+            pu = rnd.randrange(UNITS)
+            prev.append({"expert_id": i, "name": unit_name(pu), "name_norm": normalize_unit_name(unit_name(pu)),
+                         "uscc": None, "left_on": today - timedelta(days=rnd.randint(30, 6 * 365))})
+        if rnd.random() < 0.05:
+            unav.append({"expert_id": i, "day": today + timedelta(days=rnd.randint(1, 60))})
+        if rnd.random() < 0.01:
+            d = rnd.randrange(UNITS)
+            declared.append({"expert_id": i, "party_name": unit_name(d), "party_norm": normalize_unit_name(unit_name(d)),
+                             "uscc": None, "panel_id": None, "note": "", "created_at": NOW})
+        if rnd.random() < 0.002:
+            d = rnd.randrange(UNITS)
+            recorded.append({"expert_id": i, "party_name": unit_name(d), "party_norm": normalize_unit_name(unit_name(d)),
+                             "uscc": None, "reason": "bench", "created_by": "cli", "created_at": NOW, "active": True})
+    async with core.engine.begin() as conn:
+        for table, data in ((Expert, experts), (Account, accounts), (PreviousUnit, prev),
+                            (Unavailability, unav), (DeclaredConflict, declared), (RecordedExclusion, recorded)):
+            for k in range(0, len(data), 5000):
+                await conn.execute(insert(table.__table__), data[k:k + 5000])
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT setval(pg_get_serial_sequence('experts', 'id'), :n)"), {"n": n})
+        # The requesting unit, its contact, an admin.
+        unit_id = (await conn.execute(insert(UsingUnit.__table__).values(
+            name=REQUESTER, name_norm=normalize_unit_name(REQUESTER), uscc=None, created_at=NOW)
+            .returning(UsingUnit.__table__.c.id))).scalar_one()
+        contact_id = (await conn.execute(insert(Contact.__table__).values(
+            unit_id=unit_id, name="联系人", phone="13900000000", active=True, created_at=NOW)
+            .returning(Contact.__table__.c.id))).scalar_one()
+        await conn.execute(insert(Account.__table__).values(
+            telegram_id=1, display_name="contact", contact_id=contact_id, is_admin=False, is_supervisor=False,
+            created_at=NOW))
+        await conn.execute(insert(Account.__table__).values(
+            telegram_id=2, display_name="admin", is_admin=True, is_supervisor=False, created_at=NOW))
+        # 300 open panels around the meeting, 9 seats each: bookings (some overlap the meeting).
+        for p in range(300):
+            start = MEETING + timedelta(hours=rnd.randint(-72, 72))
+            pid = (await conn.execute(insert(Panel.__table__).values(
+                unit_id=unit_id, contact_id=contact_id, title=f"既有评审{p}", matter_type="review", description="",
+                location="会议室", starts_at=start, ends_at=start + timedelta(hours=4), size=9,
+                response_deadline=start - timedelta(days=2), status="inviting", created_at=NOW, updated_at=NOW,
+                cancel_reason="").returning(Panel.__table__.c.id))).scalar_one()
+            await conn.execute(insert(Invitation.__table__), [
+                {"panel_id": pid, "draw_id": None, "expert_id": e, "group_index": 0, "rank": None,
+                 "replacement_of": None, "status": rnd.choice(["pending", "accepted"]), "invited_at": NOW,
+                 "deadline": start - timedelta(days=2), "responded_at": None, "decline_reason": None,
+                 "decline_text": "", "justified": None, "conflict_party_id": None, "conflict_text": "",
+                 "withdrawn_reason": "", "nudged_at": None}
+                for e in rnd.sample(range(1, n + 1), 9)])
+    async with core.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
+        else:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
+    print(f"built in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+# --- one benchmark request --------------------------------------------------------------------
+
+def parties() -> list[dict[str, Any]]:
+    """50 parties: 20 are employers of experts, 30 are unknown to the roster."""
+    rnd = random.Random(SEED + 1)
+    known = [unit_name(u) for u in rnd.sample(range(UNITS), 20)]
+    return [{"name": n, "uscc": None} for n in known] + [{"name": f"项目相关单位{i}有限公司", "uscc": None} for i in range(30)]
+
+
+def request_data() -> dict[str, Any]:
+    return {
+        "title": "某工业园区规划环境影响报告书技术评审", "matter_type": "review", "location": "局三楼会议室",
+        "starts_at": MEETING, "ends_at": MEETING + timedelta(hours=4), "response_deadline": NOW + timedelta(days=7),
+        "size": 9, "fields": [{"category": "eia", "quota": 4}, {"category": "env_engineering", "quota": 3},
+                              {"category": "monitoring", "quota": 2}],
+        "parties": parties(),
+    }
+
+
+class RollbackUnitOfWork(UnitOfWork):
+    """Flushes instead of committing: the run's rows vanish with the final rollback."""
+
+    async def commit(self) -> None:
+        await self.session.flush()
+
+
+@dataclass
+class Result:
+    engine: str
+    draw_ms: list[float]
+    bare_ms: list[float]
+    pool_size: int
+    excluded: int
+    bare_rows: int
+    parts: dict[str, list[float]]
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+async def run(core: Core, name: str, n: int, commit: bool) -> Result:
+    uow0 = core.uow()
+    async with uow0:
+        contact_acc = (await uow0.session.execute(select(Account.id, Account.contact_id)
+                                                  .where(Account.contact_id.is_not(None)))).first()
+        unit_id = await uow0.session.scalar(select(Contact.unit_id).where(Contact.id == contact_acc[1]))
+        ctx = RequestContext(categories={c.code: c.name_zh for c in core.settings.categories}, now=NOW)
+    roles = Roles(contact_acc[0], None, contact_acc[1], unit_id, False, False, None)
+    form = parse_panel_request(request_data(), ctx)
+    days = tuple(meeting_days(form.starts_at, form.ends_at, core.settings.tz))
+    cats = {c.code: i + 1 for i, c in enumerate(core.settings.categories)}
+    q = PoolQuery(
+        field_mask=sum(1 << cats[f.category] for f in form.fields), starts_at=form.starts_at, ends_at=form.ends_at,
+        days=days, parties=tuple(party_key(p.name, p.uscc) for p in form.parties), unit=party_key(REQUESTER, None),
+        lookback_from=lookback_start(days[0], core.settings.rules.conflict_lookback_years), panel_id=None,
+    )
+    bare_stmt = bare_eligible_ids_sql(q)
+
+    async def one_draw() -> tuple[float, panels.RequestResult]:
+        uow = core.uow() if commit else RollbackUnitOfWork(core.sessions, core.clock, core.settings)
+        t = time.perf_counter()
+        res = await panels.request_panel(uow, roles, form)
+        dt = (time.perf_counter() - t) * 1000
+        if commit:
+            await _cleanup(core, res.panel_id)
+        return dt, res
+
+    async def one_bare() -> tuple[float, int]:
+        async with core.sessions() as s:
+            t = time.perf_counter()
+            ids = (await s.execute(bare_stmt)).scalars().all()
+            dt = (time.perf_counter() - t) * 1000
+            await s.rollback()
+        return dt, len(ids)
+
+    for _ in range(3):  # warm caches and the connection pool
+        await one_draw()
+        await one_bare()
+    draws, bares = [], []
+    res = None
+    rows = 0
+    for _ in range(n):
+        dt, res = await one_draw()
+        draws.append(dt)
+        bt, rows = await one_bare()
+        bares.append(bt)
+    assert res is not None
+    if res.pool_size != rows:
+        print(f"WARNING: pool {res.pool_size} != bare rows {rows}", flush=True)
+    return Result(name, draws, bares, res.pool_size, res.excluded, rows, await breakdown(core, q, form, n))
+
+
+async def breakdown(core: Core, q: PoolQuery, form: Any, n: int) -> dict[str, list[float]]:
+    """Where a draw's time goes: the same steps as request_panel, timed one by one."""
+    from core.services.seating import groups_of
+
+    parts: dict[str, list[float]] = {k: [] for k in ("pool", "rank", "select", "digest", "encode")}
+    cats = {c.code: i + 1 for i, c in enumerate(core.settings.categories)}
+    fields = [PanelField(category_id=cats[f.category], quota=f.quota, position=i) for i, f in enumerate(form.fields)]
+    groups = groups_of(Panel(size=form.size, fields=fields))
+    uow = core.uow()
+    async with uow:
+        for _ in range(max(5, n // 5)):
+            t0 = time.perf_counter()
+            pool = await compute_pool(uow, q)
+            t1 = time.perf_counter()
+            with gc_paused():  # as request_panel does
+                seed = drawlib.new_seed()
+                ranking = drawlib.rank(seed, pool.eligible.keys())
+                t2 = time.perf_counter()
+                selection = drawlib.select(ranking, pool.eligible, groups)
+                t3 = time.perf_counter()
+                drawlib.digest_record(seed.hex(), drawlib.ALGORITHM, ranking, [list(e) for e in pool.exclusions],
+                                      groups, selection.chosen, pool.eligible)
+                t4 = time.perf_counter()
+                encode_ranking(ranking, pool.eligible)
+                t5 = time.perf_counter()
+            for k, a, b in (("pool", t0, t1), ("rank", t1, t2), ("select", t2, t3), ("digest", t3, t4),
+                            ("encode", t4, t5)):
+                parts[k].append((b - a) * 1000)
+    return parts
+
+
+async def _cleanup(core: Core, panel_id: int) -> None:
+    """Delete what one committed draw wrote (audit entries are append-only and stay)."""
+    async with core.sessions() as s:
+        inv_ids = list((await s.scalars(select(Invitation.id).where(Invitation.panel_id == panel_id))).all())
+        first = await s.scalar(select(func.min(Outbox.id)).where(Outbox.created_at >= NOW))
+        if first is not None:
+            await s.execute(delete(Outbox).where(Outbox.id >= first))
+        await s.execute(delete(Invitation).where(Invitation.id.in_(inv_ids)))
+        await s.execute(delete(Draw).where(Draw.panel_id == panel_id))
+        await s.execute(delete(PanelParty).where(PanelParty.panel_id == panel_id))
+        await s.execute(delete(PanelField).where(PanelField.panel_id == panel_id))
+        await s.execute(delete(Panel).where(Panel.id == panel_id))
+        await s.commit()
+
+
+def report(r: Result) -> bool:
+    d50, d99 = pct(r.draw_ms, 50), pct(r.draw_ms, 99)
+    b50, b99 = pct(r.bare_ms, 50), pct(r.bare_ms, 99)
+    ratio50, ratio99 = d50 / b50, d99 / b99
+    ok_p99 = d99 < TARGET_P99_MS
+    ok_ratio = ratio50 <= TARGET_RATIO and ratio99 <= TARGET_RATIO
+    print(f"\n== {r.engine}: pool {r.pool_size} eligible, {r.excluded} in-scope exclusions, "
+          f"bare query {r.bare_rows} ids, {len(r.draw_ms)} runs")
+    print(f"  whole draw   p50 {d50:7.1f} ms   p99 {d99:7.1f} ms   mean {statistics.fmean(r.draw_ms):7.1f} ms")
+    print(f"  bare SELECT  p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   mean {statistics.fmean(r.bare_ms):7.1f} ms")
+    print(f"  ratio        p50 {ratio50:7.2f} ×    p99 {ratio99:7.2f} ×")
+    print("  parts (p50)  " + "   ".join(f"{k} {pct(v, 50):.1f}" for k, v in r.parts.items())
+          + f"   = {sum(pct(v, 50) for v in r.parts.values()):.1f} ms before any write")
+    print(f"  p99 < {TARGET_P99_MS:.0f} ms: {'PASS' if ok_p99 else 'FAIL'}    "
+          f"ratio ≤ {TARGET_RATIO:.0f}: {'PASS' if ok_ratio else 'FAIL'}")
+    return ok_p99 and ok_ratio
+
+
+async def ensure_pg_database(url: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    base, _, dbname = url.replace("postgresql+asyncpg://", "postgresql://").rpartition("/")
+    try:
+        conn = await asyncpg.connect(f"{base}/postgres")
+    except Exception as exc:  # noqa: BLE001
+        raise SystemExit(f"PostgreSQL unreachable at {base}: {exc}") from None
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", dbname):
+            await conn.execute(f'CREATE DATABASE "{dbname}"')
+    finally:
+        await conn.close()
+
+
+async def bench(url: str, name: str, n: int, experts: int, commit: bool) -> bool:
+    settings = Settings(database={"url": url})  # type: ignore[arg-type]
+    core = build_core(settings, ManualClock(NOW))
+    try:
+        await build(core, url, experts)
+        return report(await run(core, name, n, commit))
+    finally:
+        await core.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    ap.add_argument("-n", "--runs", type=int, default=50)
+    ap.add_argument("--experts", type=int, default=EXPERTS)
+    ap.add_argument("--sqlite-path", default=str(Path(__file__).resolve().parent / ".cache" / "draw"))
+    ap.add_argument("--pg-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/bench_draw")
+    ap.add_argument("--commit", action="store_true", help="commit each draw, then delete its rows")
+    args = ap.parse_args()
+    ok = True
+    if args.db in ("sqlite", "both"):
+        path = Path(f"{args.sqlite_path}_{args.experts}.db")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok &= asyncio.run(bench(f"sqlite+aiosqlite:///{path}", "SQLite", args.runs, args.experts, args.commit))
+    if args.db in ("postgresql", "both"):
+        asyncio.run(ensure_pg_database(args.pg_url))
+        ok &= asyncio.run(bench(args.pg_url, "PostgreSQL", args.runs, args.experts, args.commit))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()

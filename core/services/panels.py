@@ -1,0 +1,313 @@
+"""Panels (Art. 12, 13): request → draw → invitations, cancellation, completion, exclusions.
+
+This module is also the façade of the panel family: answers (`responses`), directed selection
+(`directed`) and the read views (`panel_views`) are re-exported here, so callers write
+`panels.accept(...)`, `panels.release_expert(...)`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from core import draw as drawlib
+from core.conflicts import normalize_unit_name, party_key
+from core.db.models import Category, Draw, Expert, Invitation, Panel, PanelField, PanelParty, RecordedExclusion
+from core.db.uow import UnitOfWork
+from core.enums import InvitationStatus, PanelStatus
+from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from core.identity import check_text, normalize_text, parse_uscc
+from core.outbox import enqueue, notify_admins
+from core.panel_request import PanelRequestForm, RequestContext
+from core.services import audit
+from core.services.accounts import Roles
+from core.services.directed import add_directed_expert, apply_directed, decide_directed
+from core.services.panel_views import (
+    DrawView,
+    InvitationView,
+    PanelSummary,
+    PanelView,
+    draw_view,
+    invitation_view,
+    list_invitations,
+    list_panels,
+    panel_view,
+    verify_draw,
+)
+from core.services.responses import (
+    accept,
+    decline,
+    declare_conflict,
+    expire_overdue,
+    record_no_show,
+    release_expert,
+    release_for_party,
+    withdraw_acceptance,
+)
+from core.services.seating import (
+    DrawRecord,
+    Pick,
+    encode_ranking,
+    expert_account,
+    gc_paused,
+    get_panel,
+    groups_of,
+    invite_many,
+    is_open,
+    lock_draws,
+    notify_unit,
+    panel_pool,
+    seats_of,
+    status_params,
+)
+
+__all__ = [
+    "DrawView", "InvitationView", "PanelSummary", "PanelView", "RequestResult", "ShortGroup",
+    "accept", "add_directed_expert", "apply_directed", "cancel_panel", "complete_finished", "decide_directed",
+    "decline", "declare_conflict", "draw_view", "expire_overdue", "invitation_view", "list_invitations",
+    "list_panels", "panel_view", "record_exclusion", "record_no_show", "release_expert", "request_context",
+    "request_panel", "verify_draw", "withdraw_acceptance",
+]
+
+
+@dataclass(frozen=True)
+class ShortGroup:
+    index: int
+    fields: tuple[str, ...]
+    needed: int
+    available: int
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    panel_id: int
+    draw_id: int
+    status: str
+    invited: int
+    pool_size: int
+    excluded: int
+    shortfall: tuple[ShortGroup, ...]
+
+
+async def request_context(uow: UnitOfWork, lang: str = "zh") -> RequestContext:
+    """Validation context from the database's active fields (call inside `async with uow`)."""
+    rows = (await uow.session.execute(select(Category.code, Category.name_zh, Category.name_en)
+                                      .where(Category.active.is_(True)).order_by(Category.position))).all()
+    names = {c: (en if lang == "en" else zh) for c, zh, en in rows}
+    return RequestContext(categories=names, now=uow.clock.now(), min_panel=uow.settings.rules.min_panel, lang=lang)
+
+
+def _requesting_unit(roles: Roles, unit_id: int | None) -> int:
+    if roles.contact_id is not None and roles.unit_id is not None and (unit_id is None or unit_id == roles.unit_id):
+        return roles.unit_id
+    if roles.is_admin and unit_id is not None:
+        return unit_id
+    if roles.is_admin:
+        raise DomainError("panel.unit_required")
+    raise Forbidden("role.contact_required")
+
+
+async def request_panel(
+    uow: UnitOfWork, roles: Roles, form: PanelRequestForm, *, unit_id: int | None = None
+) -> RequestResult:
+    """Create the panel and draw it in one transaction (Art. 12, 13).
+
+    The draw is recorded (seed, algorithm, ranking with fields, exclusions, groups, selection,
+    digest) and its digest written to the audit chain *before* any invitation exists. When the
+    pool cannot fill every seat nobody is invited: the panel is SHORT and the unit and the
+    bureau are told which group is short and what they can do (relax, directed selection).
+    """
+    unit = _requesting_unit(roles, unit_id)
+    async with uow:
+        s = uow.session
+        await lock_draws(uow)
+        now = uow.clock.now()
+        form = _recheck(form, await request_context(uow))
+        cats = {c: i for c, i in (await s.execute(select(Category.code, Category.id))).all()}
+        panel = Panel(
+            unit_id=unit, contact_id=roles.contact_id if roles.unit_id == unit else None, title=form.title,
+            matter_type=form.matter_type.value, description=form.description, location=form.location,
+            starts_at=form.starts_at, ends_at=form.ends_at, size=form.size, response_deadline=form.response_deadline,
+            status=PanelStatus.SUBMITTED.value, created_at=now, updated_at=now,
+        )
+        panel.parties = [PanelParty(name=p.name, name_norm=normalize_unit_name(p.name), uscc=p.uscc) for p in form.parties]
+        panel.fields = [PanelField(category_id=cats[f.category], quota=f.quota, position=i) for i, f in enumerate(form.fields)]
+        s.add(panel)
+        await s.flush()
+        await audit.append(uow, roles.actor, "panel.request", "panel", panel.id, unit_id=unit, size=form.size,
+                           fields=[f.category for f in form.fields], quotas=[f.quota for f in form.fields],
+                           parties=len(form.parties))
+
+        groups = groups_of(panel)
+        drawlib.validate_groups(panel.size, groups)
+        pool = await panel_pool(uow, panel, exclude_invited=False)
+        with gc_paused():  # CPU-bound and synchronous: rank, seat, digest, encode
+            seed = drawlib.new_seed()
+            ranking = drawlib.rank(seed, pool.eligible.keys())
+            masks = pool.eligible  # field bits already cut to the requested fields
+            selection = drawlib.select(ranking, masks, groups)
+            chosen = [(c, g) for c, g in selection.chosen]
+            exclusions = [list(e) for e in pool.exclusions]
+            digest = drawlib.digest_record(seed.hex(), drawlib.ALGORITHM, ranking, exclusions, groups, chosen, masks)
+            stored = encode_ranking(ranking, masks)
+        row = Draw(panel_id=panel.id, seed=seed.hex(), algorithm=drawlib.ALGORITHM, created_at=now,
+                   ranking=stored, exclusions=exclusions,
+                   groups=[g.to_json() for g in groups], selection=[[c, g] for c, g in chosen], digest=digest)
+        s.add(row)
+        await s.flush()
+        await audit.append(uow, roles.actor, "draw.record", "draw", row.id, panel_id=panel.id, seed=row.seed,
+                           algorithm=row.algorithm, digest=digest, pool_size=pool.size, excluded=len(exclusions))
+
+        invited = 0
+        shortfall: tuple[ShortGroup, ...] = ()
+        if selection.complete:
+            rec = DrawRecord(row, ranking, masks, groups)
+            positions = _positions(ranking, {c for c, _ in chosen})
+            picks = [Pick(code, g, positions[code]) for code, g in chosen]
+            invited = len(await invite_many(uow, panel, row.id, picks, panel.response_deadline, actor=roles.actor))
+            panel.status = PanelStatus.INVITING.value
+            seats = await seats_of(uow, panel, rec)
+            await notify_unit(uow, panel, "panel_status", status_params(panel, seats))
+        else:
+            codes = {i: c for c, i in cats.items()}
+            shortfall = tuple(
+                ShortGroup(sf.group, tuple(codes[f] for f in sorted(groups[sf.group].fields)), sf.needed, sf.filled)
+                for sf in selection.short)
+            panel.status = PanelStatus.SHORT.value
+            panel.short_detail = {
+                "reason": "pool", "pool_size": pool.size, "open_seats": panel.size,
+                "groups": [{"index": sg.index, "fields": list(sg.fields), "needed": sg.needed, "filled": 0,
+                            "available": sg.available} for sg in shortfall],
+                "blocked": sorted(selection.blocked),
+            }
+            await audit.append(uow, roles.actor, "panel.short", "panel", panel.id, before=PanelStatus.SUBMITTED.value,
+                               open_seats=panel.size, reason="pool")
+            params = {"panel_id": panel.id, "title": panel.title, **panel.short_detail,
+                      "options": ["relax", "directed"]}
+            await notify_unit(uow, panel, "panel_short", params)
+            await notify_admins(uow, "panel_short", params)
+        await uow.commit()
+    return RequestResult(panel.id, row.id, panel.status, invited, pool.size, len(exclusions), shortfall)
+
+
+def _positions(ranking: list[str], codes: set[str]) -> dict[str, int]:
+    """1-based rank of each chosen code (they sit near the top: stop once all are found)."""
+    out: dict[str, int] = {}
+    for i, c in enumerate(ranking, 1):
+        if c in codes:
+            out[c] = i
+            if len(out) == len(codes):
+                break
+    return out
+
+
+def _recheck(form: PanelRequestForm, ctx: RequestContext) -> PanelRequestForm:
+    """The form was validated when typed; time has passed and fields may have been retired."""
+    errors: list[tuple[str, str, dict[str, Any]]] = []
+    if form.starts_at <= ctx.now:
+        errors.append(("starts_at", "panel.time_past", {}))
+    if form.response_deadline <= ctx.now:
+        errors.append(("response_deadline", "panel.deadline_past", {}))
+    for i, f in enumerate(form.fields):
+        if f.category not in ctx.categories:
+            errors.append((f"fields.{i}.category", "panel.field_unknown",
+                           {"value": f.category, "allowed": ctx.allowed_text()}))
+    if form.size < ctx.min_panel:
+        errors.append(("size", "panel.size_small", {"min": ctx.min_panel, "value": form.size}))
+    if errors:
+        raise ValidationFailed(errors)
+    return form
+
+
+def _may_manage(roles: Roles, panel: Panel) -> bool:
+    return roles.is_admin or (roles.unit_id is not None and roles.unit_id == panel.unit_id)
+
+
+async def cancel_panel(uow: UnitOfWork, roles: Roles, panel_id: int, reason: str) -> int:
+    """The unit (or the bureau) calls the panel off; invited experts are told. Returns how many."""
+    reason = check_text(reason, 1000)
+    if not reason:
+        raise DomainError("panel.cancel_reason_required")
+    async with uow:
+        s = uow.session
+        await lock_draws(uow)
+        panel = await get_panel(uow, panel_id, for_update=True)
+        if not _may_manage(roles, panel):
+            await audit.append(uow, roles.actor, "security.refused", "panel", panel_id, attempted="panel.cancel")
+            await uow.commit()
+            raise Forbidden("panel.not_yours")
+        if not is_open(panel):
+            raise Conflict("panel.not_open", status=panel.status)
+        if panel.starts_at <= uow.clock.now():
+            raise Conflict("panel.already_held")
+        now = uow.clock.now()
+        before = panel.status
+        panel.status, panel.cancelled_at, panel.cancel_reason, panel.updated_at = (
+            PanelStatus.CANCELLED.value, now, reason, now)
+        invs = (await s.scalars(select(Invitation).where(
+            Invitation.panel_id == panel.id,
+            Invitation.status.in_([InvitationStatus.PENDING.value, InvitationStatus.ACCEPTED.value])))).all()
+        for inv in invs:
+            inv.status = InvitationStatus.CANCELLED.value
+            acc = await expert_account(uow, inv.expert_id)
+            if acc is not None:
+                await enqueue(uow, acc, "panel_cancelled", {"panel_id": panel.id, "invitation_id": inv.id,
+                                                            "title": panel.title,
+                                                            "starts_at": panel.starts_at.isoformat(),
+                                                            "reason": reason})
+        await audit.append(uow, roles.actor, "panel.cancel", "panel", panel.id, before=before,
+                           invitations_cancelled=[i.id for i in invs])
+        if roles.is_admin and roles.unit_id != panel.unit_id:
+            await notify_unit(uow, panel, "panel_cancelled", {"panel_id": panel.id, "invitation_id": None,
+                                                              "title": panel.title,
+                                                              "starts_at": panel.starts_at.isoformat(),
+                                                              "reason": reason})
+        await uow.commit()
+    return len(invs)
+
+
+async def complete_finished(uow: UnitOfWork) -> list[int]:
+    """Scheduler tick: confirmed panels whose meeting has ended become completed."""
+    async with uow:
+        s = uow.session
+        now = uow.clock.now()
+        panels = (await s.scalars(select(Panel).where(
+            Panel.status == PanelStatus.CONFIRMED.value, Panel.ends_at <= now).order_by(Panel.id).limit(500))).all()
+        for p in panels:
+            p.status, p.completed_at, p.updated_at = PanelStatus.COMPLETED.value, now, now
+            await audit.append(uow, "system", "panel.complete", "panel", p.id)
+        await uow.commit()
+    return [p.id for p in panels]
+
+
+async def record_exclusion(
+    uow: UnitOfWork, roles: Roles, expert_id: int, party_name: str, uscc: str | None, reason: str
+) -> int:
+    """An admin records that `expert_id` must never sit on a matter involving the organisation.
+
+    Open, not yet started panels where the expert holds a seat and that organisation is a
+    party (or the requesting unit) release him at once, and a replacement is drawn."""
+    if not roles.is_admin:
+        raise Forbidden("role.admin_required")
+    name = normalize_text(check_text(party_name or "", 100))
+    code = parse_uscc(uscc) if uscc and uscc.strip() else None
+    reason = check_text(reason, 1000)
+    if not name and not code:
+        raise DomainError("exclusion.party_required")
+    if not reason:
+        raise DomainError("exclusion.reason_required")
+    async with uow:
+        s = uow.session
+        await lock_draws(uow)
+        if await s.get(Expert, expert_id) is None:
+            raise NotFound("expert.not_found", id=expert_id)
+        row = RecordedExclusion(expert_id=expert_id, party_name=name, party_norm=normalize_unit_name(name), uscc=code,
+                                reason=reason, created_by=roles.actor, created_at=uow.clock.now(), active=True)
+        s.add(row)
+        await s.flush()
+        await audit.append(uow, roles.actor, "exclusion.record", "exclusion", row.id, expert_id=expert_id)
+        await release_for_party(uow, expert_id, party_key(name, code), cause="excluded", actor=roles.actor)
+        await uow.commit()
+    return row.id
+

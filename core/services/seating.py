@@ -1,0 +1,441 @@
+"""A panel's seats, shared by every panel use case: the draw lock, the stored draw, invitations,
+replacements from the stored ranking, and the panel status with its notices to the unit.
+
+Seat model. The latest draw's groups hold the random seats (one group per field quota, or one
+group "any of these fields"); a seat is *held* by a pending or accepted invitation of its group.
+`need` = seats no invitation holds. Approved directed selections (Art. 12 ¶2) cover `directed`
+of those seats. The panel is SHORT while need > directed, CONFIRMED when need == directed, no
+invitation is pending and every directed seat has its named person, else INVITING.
+
+Every freed seat is refilled by `settle`: the next ranked expert of the seat's group in the
+draw's stored ranking who was never invited to this panel and is eligible *now* (the pool is
+recomputed). Replacement deadlines: max(panel deadline, now + 24 h), but never later than the
+meeting start minus 1 h; when that leaves less than 1 h to answer, no replacement is drawn and
+the panel goes SHORT (too late to ask anyone fairly).
+"""
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from core import draw as drawlib
+from core.conflicts import party_key
+from core.db.models import (
+    Account,
+    Category,
+    Contact,
+    DirectedExpert,
+    DirectedSelection,
+    Draw,
+    Expert,
+    Invitation,
+    Panel,
+    UsingUnit,
+)
+from core.db.models.people import expert_code, parse_expert_code
+from core.db.uow import UnitOfWork
+from core.enums import (
+    OPEN_PANEL_STATUSES,
+    DirectedStatus,
+    InvitationStatus,
+    PanelStatus,
+)
+from core.errors import NotFound
+from core.outbox import enqueue, notify_admins
+from core.services import audit
+from core.services.pool import Pool, compute_pool, pool_query
+
+# Draws take the audit chain's advisory lock (PostgreSQL): every drawing transaction appends to
+# the audit chain anyway, which serialises on that lock until commit. Taking it *first* makes
+# concurrent draws see each other's bookings, and a second key could deadlock against it (a
+# withdrawal audits before it draws replacements). SQLite's BEGIN IMMEDIATE already serialises.
+DRAW_LOCK = audit._AUDIT_LOCK
+
+REPLACEMENT_MIN_WINDOW = timedelta(hours=24)
+REPLACEMENT_CUTOFF = timedelta(hours=1)  # before the meeting starts
+REPLACEMENT_MIN_NOTICE = timedelta(hours=1)
+
+SEATED = (InvitationStatus.PENDING.value, InvitationStatus.ACCEPTED.value)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a short synchronous, CPU-bound block.
+
+    A draw allocates ~100,000 short-lived objects (ranking keys, the digest's sorted items); a
+    full collection of the whole process heap in the middle costs more than the draw itself
+    (measured: rank + digest + encode p50 127 ms → 76 ms). Nothing else runs during the block
+    (no await inside), and collection resumes right after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+async def lock_draws(uow: UnitOfWork) -> None:
+    if uow.dialect == "postgresql":
+        await uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DRAW_LOCK})
+
+
+# --- the stored draw ---------------------------------------------------------------------------
+
+def encode_ranking(ranking: list[str], masks: dict[str, int]) -> str:
+    """`CODE:MASK` joined by ','; MASK = the expert's field bits among the requested fields at
+    draw time, which a verifier needs to re-derive the seats (fields can change later)."""
+    return ",".join([f"{c}:{masks[c]}" for c in ranking])
+
+
+def decode_ranking(stored: str) -> tuple[list[str], dict[str, int]]:
+    if not stored:
+        return [], {}
+    ranking: list[str] = []
+    masks: dict[str, int] = {}
+    for item in stored.split(","):
+        code, _, mask = item.partition(":")
+        ranking.append(code)
+        masks[code] = int(mask or 0)
+    return ranking, masks
+
+
+@dataclass(frozen=True)
+class DrawRecord:
+    row: Draw
+    ranking: list[str]
+    masks: dict[str, int]
+    groups: list[drawlib.SeatGroup]
+
+    @property
+    def positions(self) -> dict[str, int]:
+        return {c: i + 1 for i, c in enumerate(self.ranking)}
+
+
+async def latest_draw(uow: UnitOfWork, panel_id: int) -> DrawRecord | None:
+    row = await uow.session.scalar(
+        select(Draw).where(Draw.panel_id == panel_id).order_by(Draw.id.desc()).limit(1))
+    if row is None:
+        return None
+    ranking, masks = decode_ranking(row.ranking)
+    return DrawRecord(row, ranking, masks, [drawlib.SeatGroup.from_json(g) for g in row.groups])
+
+
+def groups_of(panel: Panel) -> list[drawlib.SeatGroup]:
+    """Quotas → one group per field, in the order given; no quotas → one group of all fields."""
+    fields = sorted(panel.fields, key=lambda f: f.position)
+    if fields and all(f.quota is not None for f in fields):
+        return [drawlib.SeatGroup(frozenset({f.category_id}), int(f.quota or 0)) for f in fields]
+    return [drawlib.SeatGroup(frozenset(f.category_id for f in fields), panel.size)]
+
+
+async def category_codes(uow: UnitOfWork) -> dict[int, str]:
+    return {i: c for i, c in (await uow.session.execute(select(Category.id, Category.code))).all()}
+
+
+# --- the pool of a panel -----------------------------------------------------------------------
+
+async def panel_pool(uow: UnitOfWork, panel: Panel, *, exclude_invited: bool) -> Pool:
+    unit = await uow.session.get(UsingUnit, panel.unit_id)
+    unit_key = party_key(unit.name, unit.uscc) if unit is not None else None
+    q = pool_query(panel, [f.category_id for f in panel.fields], unit_key, uow.settings.tz,
+                   uow.settings.rules.conflict_lookback_years, exclude_invited=exclude_invited)
+    return await compute_pool(uow, q)
+
+
+# --- loading with the caller's rights checked elsewhere ---------------------------------------
+
+async def get_panel(uow: UnitOfWork, panel_id: int, *, for_update: bool = False) -> Panel:
+    panel = await uow.session.get(Panel, panel_id, with_for_update=for_update or None)
+    if panel is None:
+        raise NotFound("panel.not_found", id=panel_id)
+    return panel
+
+
+def is_open(panel: Panel) -> bool:
+    return panel.status in {s.value for s in OPEN_PANEL_STATUSES}
+
+
+# --- notices -----------------------------------------------------------------------------------
+
+async def expert_account(uow: UnitOfWork, expert_id: int) -> int | None:
+    return await uow.session.scalar(select(Account.id).where(Account.expert_id == expert_id))
+
+
+async def unit_accounts(uow: UnitOfWork, panel: Panel) -> list[int]:
+    """The requesting contact's account; without one, every active contact of the unit."""
+    s = uow.session
+    if panel.contact_id is not None:
+        acc = await s.scalar(select(Account.id).where(Account.contact_id == panel.contact_id))
+        if acc is not None:
+            return [acc]
+    rows = await s.scalars(
+        select(Account.id).join(Contact, Contact.id == Account.contact_id)
+        .where(Contact.unit_id == panel.unit_id, Contact.active.is_(True)).order_by(Account.id))
+    return list(rows.all())
+
+
+async def matter_params(uow: UnitOfWork, panel: Panel) -> dict[str, Any]:
+    """What an invited expert needs to decide: the matter, never the other experts."""
+    unit = await uow.session.get(UsingUnit, panel.unit_id)
+    return {
+        "panel_id": panel.id, "title": panel.title, "matter_type": panel.matter_type, "location": panel.location,
+        "starts_at": panel.starts_at.isoformat(), "ends_at": panel.ends_at.isoformat(),
+        "unit": unit.name if unit else "", "parties": [p.name or (p.uscc or "") for p in panel.parties],
+    }
+
+
+async def notify_unit(uow: UnitOfWork, panel: Panel, kind: str, params: dict[str, Any]) -> None:
+    for acc in await unit_accounts(uow, panel):
+        await enqueue(uow, acc, kind, params)
+
+
+# --- seats -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Seats:
+    groups: tuple[drawlib.SeatGroup, ...]
+    held: tuple[int, ...]  # per group: pending + accepted
+    counts: dict[str, int]  # invitations by status
+    directed: int  # seats covered by approved directed selections
+    directed_added: int  # named directed experts
+
+    @property
+    def need(self) -> int:
+        return sum(max(0, g.count - h) for g, h in zip(self.groups, self.held))
+
+    def need_of(self, g: int) -> int:
+        return max(0, self.groups[g].count - self.held[g])
+
+    @property
+    def short(self) -> bool:
+        return self.need > self.directed
+
+    @property
+    def complete(self) -> bool:
+        return (self.need == self.directed and self.counts.get(InvitationStatus.PENDING.value, 0) == 0
+                and self.directed_added >= self.directed)
+
+
+async def seats_of(uow: UnitOfWork, panel: Panel, rec: DrawRecord | None) -> Seats:
+    s = uow.session
+    groups = tuple(rec.groups) if rec is not None else tuple(groups_of(panel))
+    held = [0] * len(groups)
+    counts: dict[str, int] = {}
+    rows = await s.execute(
+        select(Invitation.status, Invitation.group_index, func.count())
+        .where(Invitation.panel_id == panel.id).group_by(Invitation.status, Invitation.group_index))
+    for status, g, n in rows.all():
+        counts[status] = counts.get(status, 0) + n
+        if status in SEATED and 0 <= g < len(held):
+            held[g] += n
+    directed = await s.scalar(select(func.coalesce(func.sum(DirectedSelection.seats), 0)).where(
+        DirectedSelection.panel_id == panel.id, DirectedSelection.status == DirectedStatus.APPROVED.value))
+    added = await s.scalar(select(func.count()).select_from(DirectedExpert).where(DirectedExpert.panel_id == panel.id))
+    return Seats(groups, tuple(held), counts, int(directed or 0), int(added or 0))
+
+
+def status_params(panel: Panel, seats: Seats) -> dict[str, Any]:
+    """Counts only — before confirmation the unit never learns who was invited."""
+    c = seats.counts
+    return {
+        "panel_id": panel.id, "title": panel.title, "status": panel.status, "size": panel.size,
+        "accepted": c.get(InvitationStatus.ACCEPTED.value, 0) + seats.directed_added,
+        "pending": c.get(InvitationStatus.PENDING.value, 0),
+        "declined": c.get(InvitationStatus.DECLINED.value, 0) + c.get(InvitationStatus.CONFLICT.value, 0)
+        + c.get(InvitationStatus.WITHDRAWN.value, 0),
+        "expired": c.get(InvitationStatus.EXPIRED.value, 0),
+        "open_seats": max(0, seats.need - seats.directed),
+        "directed": seats.directed,
+    }
+
+
+def replacement_deadline(panel: Panel, now: datetime) -> datetime | None:
+    """When a replacement must answer, or None when it is too late to ask anyone."""
+    deadline = min(max(panel.response_deadline, now + REPLACEMENT_MIN_WINDOW), panel.starts_at - REPLACEMENT_CUTOFF)
+    return deadline if deadline - now >= REPLACEMENT_MIN_NOTICE else None
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One seat to offer: who (public code), which group, rank in the draw, whose seat it refills."""
+
+    code: str
+    group: int
+    rank: int | None
+    replacement_of: int | None = None
+    replacement: bool = False  # drawn after the initial selection (audited as draw.replacement)
+
+
+async def invite_many(
+    uow: UnitOfWork, panel: Panel, draw_id: int, picks: list[Pick], deadline: datetime, *, actor: str
+) -> list[Invitation]:
+    """Create pending invitations in one INSERT, audit each and queue each expert's message.
+
+    An expert without a chat account still holds the invitation; the bureau is told to reach
+    him another way (`expert_unreachable`)."""
+    if not picks:
+        return []
+    s = uow.session
+    now = uow.clock.now()
+    invs = [Invitation(panel_id=panel.id, draw_id=draw_id, expert_id=parse_expert_code(p.code), group_index=p.group,
+                       rank=p.rank, replacement_of=p.replacement_of, status=InvitationStatus.PENDING.value,
+                       invited_at=now, deadline=deadline) for p in picks]
+    s.add_all(invs)
+    await s.flush()
+    accounts = dict((await s.execute(select(Account.expert_id, Account.id).where(
+        Account.expert_id.in_([i.expert_id for i in invs])))).all())
+    matter = await matter_params(uow, panel)
+    for inv, p in zip(invs, picks):
+        if p.replacement:
+            await audit.append(uow, actor, "draw.replacement", "panel", panel.id, draw_id=draw_id, invitation_id=inv.id,
+                               expert_code=p.code, group=p.group, rank=p.rank, replacement_of=p.replacement_of)
+        await audit.append(uow, actor, "invitation.create", "invitation", inv.id, panel_id=panel.id,
+                           expert_id=inv.expert_id, group=p.group, rank=p.rank, replacement_of=p.replacement_of)
+        acc = accounts.get(inv.expert_id)
+        if acc is not None:  # a new invitation id: no dedupe look-up needed
+            await enqueue(uow, acc, "invitation", {**matter, "invitation_id": inv.id, "deadline": deadline.isoformat(),
+                                                   "replacement": p.replacement})
+        else:
+            await notify_admins(uow, "expert_unreachable", {"expert_id": inv.expert_id, "invitation_id": inv.id,
+                                                            "panel_id": panel.id})
+    return invs
+
+
+def short_detail(seats: Seats, cats: dict[int, str], reason: str, pool_size: int | None = None,
+                 available: dict[int, int] | None = None) -> dict[str, Any]:
+    """Which groups are short, by how much, and how many experts the pool still had."""
+    groups = []
+    for g, grp in enumerate(seats.groups):
+        if seats.need_of(g):
+            groups.append({"index": g, "fields": [cats.get(f, str(f)) for f in sorted(grp.fields)],
+                           "needed": grp.count, "filled": seats.held[g],
+                           "available": (available or {}).get(g, seats.held[g])})
+    out: dict[str, Any] = {"reason": reason, "groups": groups, "open_seats": seats.need - seats.directed}
+    if pool_size is not None:
+        out["pool_size"] = pool_size
+    return out
+
+
+async def settle(
+    uow: UnitOfWork, panel: Panel, *, actor: str, freed: dict[int, list[int]] | None = None,
+    all_or_nothing: bool | None = None, notify_status: bool = True,
+) -> list[Invitation]:
+    """Refill free seats from the stored ranking, then set the panel status and tell the unit.
+
+    `freed` maps group → ids of the invitations whose seats just freed (recorded as
+    `replacement_of`). With `all_or_nothing` — by default when no invitation holds a seat yet —
+    nobody is invited unless every uncovered seat can be filled: no partial panel is ever made
+    out of a short one."""
+    if not is_open(panel):
+        return []
+    rec = await latest_draw(uow, panel.id)
+    if rec is None:
+        return []
+    now = uow.clock.now()
+    seats = await seats_of(uow, panel, rec)
+    created: list[Invitation] = []
+    reason = "pool"
+    available: dict[int, int] | None = None
+    if seats.short:
+        deadline = replacement_deadline(panel, now)
+        if deadline is None:
+            reason = "late"
+        else:
+            plan = await _plan(uow, panel, rec, seats)
+            if all_or_nothing is None:
+                all_or_nothing = sum(seats.held) == 0
+            if all_or_nothing and len(plan) < seats.need - seats.directed:
+                available = {g: seats.held[g] + sum(1 for _, pg in plan if pg == g) for g in range(len(seats.groups))}
+            else:
+                positions = rec.positions
+                freed_q = {g: list(ids) for g, ids in (freed or {}).items()}
+                picks = [Pick(code, g, positions.get(code), freed_q[g].pop(0) if freed_q.get(g) else None, True)
+                         for code, g in plan]
+                created = await invite_many(uow, panel, rec.row.id, picks, deadline, actor=actor)
+                seats = await seats_of(uow, panel, rec)
+    await _update_status(uow, panel, seats, reason=reason, actor=actor, available=available)
+    if notify_status:
+        await notify_unit(uow, panel, "panel_status", status_params(panel, seats))
+    return created
+
+
+async def _plan(uow: UnitOfWork, panel: Panel, rec: DrawRecord, seats: Seats) -> list[tuple[str, int]]:
+    """Who would take the uncovered seats: (code, group), group by group in index order."""
+    pool = await panel_pool(uow, panel, exclude_invited=True)
+    eligible = set(pool.eligible)
+    invited = {expert_code(e) for e in (await uow.session.scalars(
+        select(Invitation.expert_id).where(Invitation.panel_id == panel.id))).all()}
+    budget = seats.need - seats.directed
+    plan: list[tuple[str, int]] = []
+    for g, grp in enumerate(seats.groups):
+        for _ in range(seats.need_of(g)):
+            if budget <= 0:
+                return plan
+            code = drawlib.replacement(rec.ranking, pool.eligible, grp, invited, eligible)
+            if code is None:
+                break
+            invited.add(code)
+            plan.append((code, g))
+            budget -= 1
+    return plan
+
+
+async def _update_status(uow: UnitOfWork, panel: Panel, seats: Seats, *, reason: str, actor: str,
+                         available: dict[int, int] | None = None) -> None:
+    before = panel.status
+    now = uow.clock.now()
+    if seats.short:
+        after = PanelStatus.SHORT.value
+    elif seats.complete:
+        after = PanelStatus.CONFIRMED.value
+    else:
+        after = PanelStatus.INVITING.value
+    if after == PanelStatus.SHORT.value:
+        detail = short_detail(seats, await category_codes(uow), reason, available=available)
+        changed = before != after or (panel.short_detail or {}).get("groups") != detail["groups"]
+        panel.short_detail = detail
+        if changed:
+            await audit.append(uow, actor, "panel.short", "panel", panel.id, before=before,
+                               open_seats=detail["open_seats"], reason=reason)
+            params = {"panel_id": panel.id, "title": panel.title, **detail, "options": ["relax", "directed"]}
+            await notify_unit(uow, panel, "panel_short", params)
+            await notify_admins(uow, "panel_short", params)
+    elif before == PanelStatus.SHORT.value:
+        panel.short_detail = None
+    if after == before:
+        return
+    panel.status = after
+    panel.updated_at = now
+    if after == PanelStatus.CONFIRMED.value:
+        panel.confirmed_at = now
+        await audit.append(uow, actor, "panel.confirm", "panel", panel.id, before=before)
+        await notify_unit(uow, panel, "panel_confirmed", {"panel_id": panel.id, "title": panel.title,
+                                                         "starts_at": panel.starts_at.isoformat(),
+                                                         "location": panel.location,
+                                                         "roster": await roster(uow, panel.id)})
+    elif after != PanelStatus.SHORT.value:
+        await audit.append(uow, actor, "panel.status", "panel", panel.id, before=before, after=after)
+
+
+async def roster(uow: UnitOfWork, panel_id: int) -> list[dict[str, Any]]:
+    """Accepted experts and named directed experts: name, unit, title, phone, directed."""
+    s = uow.session
+    rows = await s.execute(
+        select(Expert.id, Expert.name, Expert.work_unit, Expert.title, Expert.phone)
+        .join(Invitation, Invitation.expert_id == Expert.id)
+        .where(Invitation.panel_id == panel_id, Invitation.status == InvitationStatus.ACCEPTED.value)
+        .order_by(Invitation.id))
+    out = [{"code": expert_code(i), "name": n, "unit": u, "title": t, "phone": p, "directed": False}
+           for i, n, u, t, p in rows.all()]
+    for d in (await s.scalars(select(DirectedExpert).where(DirectedExpert.panel_id == panel_id)
+                              .order_by(DirectedExpert.id))).all():
+        out.append({"code": None, "name": d.name, "unit": d.unit, "title": d.title, "phone": d.contact,
+                    "directed": True})
+    return out
