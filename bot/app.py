@@ -11,7 +11,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot.context import BotApplication, BotContext, BotData
-from bot.handlers import admin, enrolment, expert, fallback, invitations, panels, start
+from bot.handlers import (
+    admin, discipline, enrolment, evaluation, expert, fallback, invitations, panels, reminders, start,
+)
 from core.bootstrap import Core
 from core.i18n import pick_language, t
 
@@ -20,7 +22,7 @@ ERROR_REPORT_INTERVAL = 60.0
 
 # The whole bot in one ordered list: earlier groups win. Commands first, then buttons, then
 # conversation steps (free text/photos while a flow is active), then the fallbacks.
-HANDLER_MODULES = (start, enrolment, expert, invitations, panels, admin, fallback)
+HANDLER_MODULES = (start, enrolment, expert, invitations, panels, admin, evaluation, discipline, reminders, fallback)
 
 
 def build_application(core: Core, *, base_url: str | None = None, base_file_url: str | None = None,

@@ -230,10 +230,23 @@ def audit_head() -> None:
     say("cli.audit_head", seq=seq, head=h)
 
 
+def _register_commands() -> None:
+    from bot.commands import outbox, report, roster_publish, run, sandbox, scheduler
+
+    for module in (run, sandbox, scheduler, outbox, report):
+        module.register(app)
+    roster_publish.register_roster(roster_app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Console entry point: coded errors become one translated line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except CliExit as exc:
         typer.echo(exc.message, err=True)
         sys.exit(exc.code)
@@ -249,11 +262,11 @@ def main() -> None:
         typer.echo(t("cli.aborted", lang()), err=True)
         sys.exit(130)
     except Exception as exc:  # click usage errors and the like
-        import click
+        from typer._click import exceptions as click_exceptions  # type: ignore[import-not-found]
 
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, click_exceptions.ClickException):
             exc.show()
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
+        if isinstance(exc, click_exceptions.Exit):
             sys.exit(exc.exit_code)
         raise
