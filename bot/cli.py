@@ -151,11 +151,12 @@ def roster_export(
 ) -> None:
     """The public roster: name, work unit, title, fields — nothing private."""
     from core.roster_export import write_roster
+    from core.services.discipline import published
     from core.services.roster import public_roster
 
     async def go(core: Core) -> int:
         rows = await public_roster(core.uow())
-        write_roster(rows, format, out, language, core.uow().today())
+        write_roster(rows, format, out, language, core.uow().today(), await published(core.uow()))
         return len(rows)
 
     n = run_with_core(go)

@@ -21,6 +21,7 @@ from core.db.models import Category
 from core.db.uow import UnitOfWork
 from core.i18n import t
 from core.services.discipline import AnnouncementView, published
+from core.roster_export import announcement_text
 from core.services.roster import RosterRow, public_roster
 
 CSS = """
@@ -101,12 +102,7 @@ def _tools(fields: Sequence[FieldInfo], lang: str, total: int, with_field: bool)
 
 
 def _announcement(a: AnnouncementView, lang: str) -> str:
-    if a.kind == "removal":
-        text = t("site.removal", lang, name=_esc(a.name), unit=_esc(a.work_unit), date=_esc(a.date),
-                 ground=_esc(t(f"ground.art16.{a.ground}", lang)))
-    else:
-        text = t("site.commendation", lang, name=_esc(a.name), unit=_esc(a.work_unit), date=_esc(a.date))
-    return f'<div class="notice {_esc(a.kind)}" id="a-{a.id}"><p>{text}</p></div>'
+    return f'<div class="notice {_esc(a.kind)}" id="a-{a.id}"><p>{_esc(announcement_text(a, lang))}</p></div>'
 
 
 def render_site(rows: Sequence[RosterRow], fields: Sequence[FieldInfo], notices: Sequence[AnnouncementView],

@@ -25,7 +25,7 @@ from core.db.models.people import expert_code
 from core.errors import DomainError
 from core.i18n import has
 from core.roster_export import roster_html, roster_xlsx
-from core.services import enrolment, flags, panel_messages, panels, review_views, roster
+from core.services import discipline, enrolment, flags, panel_messages, panels, review_views, roster
 from core.services.accounts import Roles
 from core.services.drafts import Draft
 from core.services.flags import FlagView
@@ -283,13 +283,14 @@ async def cmd_roster(update: Update, context: BotContext) -> None:
         return
     lang = lang_of(roles)
     rows = await roster.public_roster(context.core.uow())
+    notices = await discipline.published(context.core.uow())
     chat = update.effective_chat
     assert chat is not None
     day = context.core.clock.now().astimezone(context.core.settings.tz).date()
     caption = tr(lang, "bot.admin.roster_caption", count=len(rows), date=day.isoformat())
-    await context.bot.send_document(chat.id, InputFile(roster_xlsx(rows, lang), filename=f"roster-{day}.xlsx"),
+    await context.bot.send_document(chat.id, InputFile(roster_xlsx(rows, lang, notices), filename=f"roster-{day}.xlsx"),
                                     caption=caption)
-    await context.bot.send_document(chat.id, InputFile(roster_html(rows, lang, day), filename=f"roster-{day}.html"))
+    await context.bot.send_document(chat.id, InputFile(roster_html(rows, lang, day, notices), filename=f"roster-{day}.html"))
 
 
 def _text_of(update: Update) -> str | None:

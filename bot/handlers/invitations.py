@@ -106,6 +106,15 @@ async def render_invitation(core: Core, params: dict[str, Any], lang: str) -> Re
     return Rendered(body(view, lang, core.settings.tz), main_buttons(view.id, lang))
 
 
+@renderer("invitation_closed")
+async def render_invitation_closed(core: Core, params: dict[str, Any], lang: str) -> Rendered:
+    """The seat was taken back (term ended, removal, withdrawal…): say why in the expert's words."""
+    cause = str(params.get("cause", ""))
+    key = f"invitation.cause.{cause}"
+    why = tr(lang, key) if has(key, lang) else tr(lang, "invitation.cause.other")
+    return Rendered(tr(lang, "notify.invitation_closed", **{**params, "cause": why}))
+
+
 # --- /invitations ----------------------------------------------------------------------------
 
 async def cmd_invitations(update: Update, context: BotContext) -> None:

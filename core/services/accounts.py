@@ -55,9 +55,15 @@ async def ensure_account(uow: UnitOfWork, telegram_id: int, display_name: str = 
 
 
 async def touch_account(uow: UnitOfWork, telegram_id: int, display_name: str = "", language: str | None = None) -> Roles:
-    """Find or create the account and return its roles, in one short transaction."""
+    """Find or create the account and return its roles, in one short transaction.
+
+    A person who writes to the bot can be reached again: an unreachable mark (set when a send
+    got 403) is cleared here, so their notifications flow again and the digest stops listing them."""
     async with uow:
         acc = await ensure_account(uow, telegram_id, display_name, language)
+        if acc.unreachable_at is not None:
+            acc.unreachable_at = None
+            await audit.append(uow, "system", "account.reachable", "account", acc.id)
         roles = await roles_of(uow, acc)
         await uow.commit()
     return roles

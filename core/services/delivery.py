@@ -240,18 +240,6 @@ async def _who(uow: UnitOfWork, acc: Account) -> dict[str, Any]:
     return {"account_id": acc.id, "name": name, "role": role, "expert_id": acc.expert_id}
 
 
-async def mark_reachable(uow: UnitOfWork, account_id: int) -> bool:
-    """The person wrote to the bot again (or unblocked it): deliver to them again."""
-    async with uow:
-        res = await uow.session.execute(update(Account).where(Account.id == account_id,
-                                                              Account.unreachable_at.is_not(None))
-                                        .values(unreachable_at=None))
-        if res.rowcount:  # type: ignore[attr-defined]
-            await audit.append(uow, "system", "account.reachable", "account", account_id)
-        await uow.commit()
-    return bool(res.rowcount)  # type: ignore[attr-defined]
-
-
 async def list_items(uow: UnitOfWork, status: str = OutboxStatus.FAILED.value, *, limit: int = 50) -> list[OutboxItem]:
     """Rows in `status` (default: the dead letters), newest first."""
     async with uow:

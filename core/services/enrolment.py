@@ -217,13 +217,6 @@ async def recommend(uow: UnitOfWork, roles: Roles, candidate_name: str, note: st
     return code
 
 
-async def pending_applications(uow: UnitOfWork) -> list[Application]:
-    async with uow:
-        return list((await uow.session.scalars(
-            select(Application).where(Application.status == ApplicationStatus.SUBMITTED).order_by(Application.id)
-        )).all())
-
-
 async def get_application(uow: UnitOfWork, application_id: int) -> Application:
     async with uow:
         app = await uow.session.get(Application, application_id)

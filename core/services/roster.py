@@ -7,7 +7,7 @@ from typing import Sequence
 from sqlalchemy import select
 
 from core.config import Category as CategorySetting
-from core.db.models import Announcement, Category, Expert, ExpertCategory
+from core.db.models import Category, Expert, ExpertCategory
 from core.db.uow import UnitOfWork
 from core.enums import ExpertStatus
 from core.services import audit
@@ -50,14 +50,6 @@ async def sync_categories(uow: UnitOfWork, categories: Sequence[CategorySetting]
         await uow.commit()
 
 
-async def list_categories(uow: UnitOfWork, *, active_only: bool = True) -> list[Category]:
-    async with uow:
-        q = select(Category).order_by(Category.position)
-        if active_only:
-            q = q.where(Category.active.is_(True))
-        return list((await uow.session.scalars(q)).all())
-
-
 @dataclass(frozen=True)
 class RosterRow:
     """One public roster line — deliberately nothing private (CHECKLIST 38)."""
@@ -91,11 +83,6 @@ async def public_roster(uow: UnitOfWork) -> list[RosterRow]:
                                   tuple(cats[i].name_zh for i in ids), tuple(cats[i].name_en for i in ids),
                                   e.term_end.isoformat() if e.term_end else ""))
     return rows
-
-
-async def announcements(uow: UnitOfWork) -> list[Announcement]:
-    async with uow:
-        return list((await uow.session.scalars(select(Announcement).order_by(Announcement.published_at.desc()))).all())
 
 
 async def expert_category_ids(uow: UnitOfWork, expert_id: int) -> list[int]:

@@ -17,7 +17,7 @@ from core.clock import ManualClock
 from core.db.models import Account, AuditEntry, Invitation, Outbox
 from core.enums import InvitationStatus, OutboxStatus
 from core.outbox import enqueue
-from core.services import delivery, panels
+from core.services import accounts, delivery, panels
 from tests.factories import make_admin, make_expert, make_unit_contact, panel_form, rows
 
 
@@ -154,9 +154,15 @@ async def test_403_marks_unreachable_tells_the_bureau_and_replaces_the_invitatio
     await _queue(core, target.account_id, 1)
     mine = [c for c in await delivery.claim(core.uow(), 50) if c.account_id == target.account_id]
     assert len(mine) == 1 and mine[0].unreachable and mine[0].kind == "invitation_closed"
-    # Back again: deliverable.
-    assert await delivery.mark_reachable(core.uow(), target.account_id)
-    assert not await delivery.mark_reachable(core.uow(), target.account_id)
+    # The person writes to the bot again: reachable, audited once, their rows are claimed for sending.
+    await accounts.touch_account(core.uow(), acc.telegram_id)
+    await accounts.touch_account(core.uow(), acc.telegram_id)
+    assert (await rows(core, Account, Account.id == target.account_id))[0].unreachable_at is None
+    actions = [e.action for e in await rows(core, AuditEntry, order_by=AuditEntry.seq)]
+    assert actions.count("account.reachable") == 1
+    clock.advance(timedelta(hours=1))
+    mine = [c for c in await delivery.claim(core.uow(), 50) if c.account_id == target.account_id]
+    assert mine and not any(c.unreachable for c in mine)
 
 
 async def test_concurrent_claims_never_share_a_row(core: Core, clock: ManualClock) -> None:

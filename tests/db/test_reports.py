@@ -35,6 +35,7 @@ from core.errors import DomainError, Forbidden
 from core.reports import build_report, report_html, report_xlsx, write_report
 from core.roster_export import roster_csv, roster_html, roster_xlsx
 from core.services import monthly
+from core.services.discipline import published
 from core.services.roster import public_roster
 from tests.factories import make_unit_contact
 from tests.support.seed import seed
@@ -151,7 +152,9 @@ async def test_report_roster_and_site_from_a_seeded_database(core: Core, tmp_pat
     html_path, xlsx_path = write_report(report, tmp_path / "report")
     count, notices = await site.publish(core.uow(), tmp_path / "site", "zh")
     rows = await public_roster(core.uow())
-    roster_files = {"roster.csv": roster_csv(rows), "roster.xlsx": roster_xlsx(rows), "roster.html": roster_html(rows)}
+    notes = await published(core.uow())
+    roster_files = {"roster.csv": roster_csv(rows), "roster.xlsx": roster_xlsx(rows, "zh", notes),
+                    "roster.html": roster_html(rows, "zh", None, notes)}
     elapsed = time.perf_counter() - t1
     print(f"\nseeding {seeding:.2f} s; report (figures, 4 charts, HTML, XLSX) + site + roster: {elapsed:.2f} s")
     assert elapsed < BUDGET_SECONDS
@@ -180,6 +183,10 @@ async def test_report_roster_and_site_from_a_seeded_database(core: Core, tmp_pat
     removed = await _scalar(core, select(func.count()).where(Sanction.kind == "removal"))
     assert files["announcements.html"].count('class="notice removal"') == removed and notices > removed
     assert "第十六条（" in files["announcements.html"]
+    # The roster outputs carry the same announcements (Art. 16: removals are published with the roster).
+    assert len(notes) == notices
+    assert roster_files["roster.html"].decode("utf-8").count('class="notice"') == notices
+    assert _xlsx_text(roster_files["roster.xlsx"]).count("特此公告") == removed
     for text in files.values():
         assert re.search(r'(src|href)="(https?:)?//', text) is None
 
