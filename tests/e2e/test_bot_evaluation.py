@@ -8,10 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.app import HANDLER_MODULES
 from bot.outbox_render import render
-from bot.handlers import discipline as discipline_handlers
-from bot.handlers import evaluation as evaluation_handlers
 from core.clock import ManualClock
 from core.db.models import Account, Evaluation, Outbox, Panel, Sanction
 from core.enums import InvitationStatus, OutboxStatus, PanelStatus
@@ -20,14 +17,6 @@ from core.services import panels
 from tests.e2e.conftest import BotRunner, ChatUser, People
 from tests.factories import panel_form
 from tests.support.oversight import invitations_of
-
-
-def _wire(bot: BotRunner) -> None:
-    """Until bot/app.py lists these modules, put their handlers ahead of the fallbacks."""
-    assert bot.app is not None
-    for module in (evaluation_handlers, discipline_handlers):
-        if module not in HANDLER_MODULES:
-            bot.app.add_handlers(module.handlers(), group=-1)
 
 
 async def _deliver(people: People, bot: BotRunner, account_id: int | None, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -84,7 +73,6 @@ async def _rate(unit: ChatUser, card: dict[str, Any], scores: tuple[int, int, in
 
 
 async def test_unit_rates_admin_warns_expert_is_told(bot: BotRunner, people: People, clock: ManualClock) -> None:
-    _wire(bot)
     experts = [await people.expert() for _ in range(3)]
     unit = await people.contact()
     admin = await people.admin()
@@ -151,7 +139,6 @@ async def test_unit_rates_admin_warns_expert_is_told(bot: BotRunner, people: Peo
 
 
 async def test_non_admin_cannot_use_discipline_commands(bot: BotRunner, people: People) -> None:
-    _wire(bot)
     x = await people.expert()
     unit = await people.contact()
     code = f"E{x.roles.expert_id:06d}"  # type: ignore[union-attr]
@@ -165,7 +152,6 @@ async def test_non_admin_cannot_use_discipline_commands(bot: BotRunner, people: 
 
 
 async def test_admin_removes_with_ground_and_gets_the_monthly_report(bot: BotRunner, people: People) -> None:
-    _wire(bot)
     x = await people.expert()
     admin = await people.admin()
     code = f"E{x.roles.expert_id:06d}"  # type: ignore[union-attr]
@@ -195,3 +181,36 @@ async def test_admin_removes_with_ground_and_gets_the_monthly_report(bot: BotRun
     page = bot.sandbox.file_bytes(docs[[d["document"]["file_name"] for d in docs].index("report-2026-11.html")]
                                   ["document"]["file_id"]).decode("utf-8")
     assert "2026-11" in page and "data:image/png;base64," in page
+
+
+async def test_admin_commends_from_the_candidates_and_the_expert_is_told(bot: BotRunner, people: People,
+                                                                          clock: ManualClock) -> None:
+    """通报表扬 (Art. 14): an expert rated well enough shows up as a candidate, the admin commends
+    with a note, the expert is told, the notice is published and a second confirm does nothing."""
+    core = people.core
+    rules = core.settings.rules
+    x, *others = [await people.expert() for _ in range(3)]  # the whole pool: every panel draws all three
+    unit = await people.contact()
+    admin = await people.admin()
+    for _ in range(rules.commendation_min_evaluations):
+        await _held_panel(people, clock, [x, *others], unit)
+        assert await reminders.evaluation_prompts(core.uow()) == 3
+        for card in await _deliver(people, bot, unit.account_id, ("evaluation_prompt",)):
+            await _rate(unit, card, (5, 5, 5), "present")
+    code = f"E{x.roles.expert_id:06d}"  # type: ignore[union-attr]
+    candidates = await admin.send("/candidates", expect="表扬候选")
+    assert code in candidates["text"]
+
+    await admin.send(f"/commend {code}", expect="表扬说明")
+    confirm = await admin.send("连续多次评审意见扎实，表现突出。", expect="请确认")
+    assert "通报表扬" in confirm["text"]
+    done = await admin.press(confirm, admin.button(confirm, "确认"), expect="通报表扬")
+    assert code in done["text"]
+    told = await _deliver(people, bot, x.account_id, ("commendation",))
+    assert len(told) == 1 and "通报表扬" in told[0]["text"] and "表现突出" in told[0]["text"]
+    assert len(await people.audit("expert.commend")) == 1
+    again = await admin.press_answer(confirm, admin.button(confirm, "确认"), forge=True)  # replayed
+    assert again["show_alert"]
+    assert len(await people.audit("expert.commend")) == 1
+    after = await admin.send("/candidates", expect="表扬候选")
+    assert code not in after["text"]  # commended since their last evaluation
