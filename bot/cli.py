@@ -141,6 +141,25 @@ def experts_export(file: Path = typer.Argument(..., help="Output .xlsx or .csv (
     say("cli.export_done", count=n, path=str(file))
 
 
+@experts_app.command("erase")
+def experts_erase(
+    code: str = typer.Argument(..., help="The expert's number, e.g. E000123."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: this cannot be undone."),
+) -> None:
+    """Erase a former expert's personal data on request (PIPL Art. 47); the audit chain stays intact."""
+    from core.db.models.people import parse_expert_code
+    from core.services.erasure import erase_expert
+
+    try:
+        expert_id = parse_expert_code(code.strip())
+    except ValueError:
+        raise CliExit(t("cli.bad_expert_code", lang(), value=code), code=2) from None
+    if not yes:
+        raise CliExit(t("cli.erase_confirm", lang(), code=code), code=2)
+    run_with_core(lambda core: erase_expert(core.uow(), expert_id, actors.CLI))
+    say("cli.erase_done", code=code.strip().upper())
+
+
 # ---- roster -----------------------------------------------------------------------------------
 
 @roster_app.command("export")

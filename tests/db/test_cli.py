@@ -93,3 +93,12 @@ def test_db_upgrade_creates_a_fresh_database(tmp_path: Path, env: dict[str, str]
     up = run(["db", "upgrade"], env, tmp_path)
     assert up.returncode == 0, up.stderr
     assert run(["audit", "verify"], env, tmp_path).returncode == 0
+
+
+def test_experts_erase_refuses_without_confirmation_and_names_the_problem(tmp_path: Path, env: dict[str, str]) -> None:
+    bad = run(["experts", "erase", "X12"], env, tmp_path)
+    assert bad.returncode == 2 and "E000123" in bad.stderr and "Traceback" not in bad.stderr
+    unconfirmed = run(["experts", "erase", "E000001"], env, tmp_path)
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+    missing = run(["experts", "erase", "E000999", "--yes"], env, tmp_path)
+    assert missing.returncode != 0 and missing.stderr.strip().count("\n") == 0 and "999" in missing.stderr
