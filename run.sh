@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/venv.sh
-exec .venv/bin/expertpanel start "$@"
+# `expertpanel start`, through `python -m bot` so that a Ctrl-C while Python is still importing ends quietly.
+exec .venv/bin/python -m bot start "$@"

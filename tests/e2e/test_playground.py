@@ -3,6 +3,10 @@ routes, and the real process (Ctrl-C shuts it down cleanly; a restart keeps data
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +25,8 @@ from core.config import Settings
 from core.db.models import Category, Evaluation, Expert, ExpertCategory, Flag, Outbox, Panel, PreviousUnit, UsingUnit
 from core.enums import OutboxStatus, PanelStatus
 from core.identity import parse_id_number, parse_uscc
-from tests.support.sandbox_process import SandboxProcess
+from core.i18n import t
+from tests.support.sandbox_process import ROOT, SandboxProcess, free_port
 
 
 async def count(core: Core, what: Any, *where: Any) -> int:
@@ -195,6 +200,7 @@ def test_the_command_starts_stops_cleanly_and_keeps_data(tmp_path: Path) -> None
     first = sandbox.output()
     assert code == 0, first
     assert "Traceback" not in first, first
+    assert _said(first, "sandbox.seeded"), first
 
     sandbox.start()
     try:
@@ -206,3 +212,66 @@ def test_the_command_starts_stops_cleanly_and_keeps_data(tmp_path: Path) -> None
     finally:
         code = sandbox.stop()
     assert code == 0 and "Traceback" not in sandbox.output(), sandbox.output()
+    second = sandbox.output()
+    assert _said(second, "sandbox.reopened") and not _said(second, "sandbox.seeded"), second  # not reseeded
+
+
+def _said(output: str, key: str) -> bool:
+    """Whether the sandbox printed the line `key` (in either language; its parameters vary)."""
+    heads = {t(key, lang, path="\0", experts=0, units=0, panels=0).split("\0")[0] for lang in ("zh", "en")}
+    return any(line.startswith(head) for line in output.splitlines() for head in heads)
+
+
+def _run_sh(tmp_path: Path, port: int) -> subprocess.Popen[str]:
+    """The README's command, `./run.sh --port N`, in its own process group (as a terminal runs it),
+    with a config file that puts the demo database under tmp_path (and no token: the sandbox)."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[sandbox]\ndatabase_url = "sqlite+aiosqlite:///{tmp_path / "demo.db"}"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERTPANEL_")}
+    env.update({"EXPERTPANEL_CONFIG": str(config), "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen([str(ROOT / "run.sh"), "--port", str(port)], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _ctrl_c(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    """What a terminal's Ctrl-C does: SIGINT to the foreground process group; then the exit code and output."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f"no exit within 60 s of Ctrl-C:\n{out}") from None
+    return proc.returncode, out
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / ".expertpanel-installed").is_file()
+                    or (ROOT / "pyproject.toml").stat().st_mtime > (ROOT / ".venv" / ".expertpanel-installed").stat().st_mtime,
+                    reason="needs the venv ./run.sh would use, installed and current (./test.sh makes it)")
+def test_run_sh_ctrl_c_is_quiet_at_any_moment_and_a_restart_reopens(tmp_path: Path) -> None:
+    port = free_port()
+    # Ctrl-C while Python is still importing, or the database is being created and seeded: a quiet exit.
+    for delay in (0.3, 1.0, 2.5):
+        proc = _run_sh(tmp_path, port)
+        time.sleep(delay)
+        code, out = _ctrl_c(proc)
+        assert code in (0, 130) and "Traceback" not in out, f"Ctrl-C after {delay} s: exit {code}\n{out}"
+    # Ctrl-C once the page is up: a clean stop (exit 0), and the next start reopens the same data.
+    for run in (1, 2):
+        proc = _run_sh(tmp_path, port)
+        began = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() - began > 60:
+                code, out = _ctrl_c(proc) if proc.poll() is None else (proc.returncode, proc.communicate()[0])
+                raise AssertionError(f"run {run}: the page did not come up (exit {code}):\n{out}")
+            time.sleep(0.1)
+        code, out = _ctrl_c(proc)
+        assert code == 0 and "Traceback" not in out and _said(out, "sandbox.stopped"), out
+        if run == 2:
+            assert _said(out, "sandbox.reopened") and not _said(out, "sandbox.seeded"), out
