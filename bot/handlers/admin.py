@@ -14,7 +14,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot import flows, keyboards, menus
 from bot.auth import caller, lang_of
-from bot.callbacks import cb, parse
+from bot.callbacks import cb
 from bot.context import BotContext
 from bot.handlers import supervisor
 from bot.handlers import unit_common as uc
@@ -80,16 +80,10 @@ def application_text(lang: str, app: ApplicationDetail, names: dict[str, str]) -
 
 
 async def on_review_button(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    roles = await caller(update, context)
-    data = parse(query.data)
-    if data is None or data.action not in ("view", "ok", "no"):
-        await uc.refuse_button(update, context, roles, "rev.malformed", query.data or "")
+    press = await uc.checked_press(update, context, "rev", ("view", "ok", "no"), uc.require_admin)
+    if press is None:
         return
-    if not await uc.require_admin(update, context, roles, f"rev.{data.action}"):
-        return
-    lang = lang_of(roles)
+    query, roles, data, lang = press.query, press.roles, press.data, press.lang
     try:
         app = await review_views.detail(context.core.uow(), roles, data.id)
     except DomainError as exc:
@@ -141,16 +135,10 @@ async def on_review_text(update: Update, context: BotContext, roles: Roles, draf
 # --- directed selection: the bureau's decision -------------------------------------------------
 
 async def on_directed_button(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    roles = await caller(update, context)
-    data = parse(query.data)
-    if data is None or data.action not in ("ok", "no"):
-        await uc.refuse_button(update, context, roles, "dir.malformed", query.data or "")
+    press = await uc.checked_press(update, context, "dir", ("ok", "no"), uc.require_admin)
+    if press is None:
         return
-    if not await uc.require_admin(update, context, roles, f"dir.{data.action}"):
-        return
-    lang = lang_of(roles)
+    query, roles, data, lang = press.query, press.roles, press.data, press.lang
     brief = await panel_messages.directed_brief(context.core.uow(), data.id)
     if brief is None:
         await uc.refuse_button(update, context, roles, f"dir.{data.action}", f"not_found:{data.id}")
@@ -229,16 +217,10 @@ def flag_text(context: BotContext, lang: str, f: FlagView) -> str:
 
 
 async def on_flag_button(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    roles = await caller(update, context)
-    data = parse(query.data)
-    if data is None or data.action not in ("view", "close"):
-        await uc.refuse_button(update, context, roles, "flg.malformed", query.data or "")
+    press = await uc.checked_press(update, context, "flg", ("view", "close"), uc.require_admin)
+    if press is None:
         return
-    if not await uc.require_admin(update, context, roles, f"flg.{data.action}"):
-        return
-    lang = lang_of(roles)
+    query, roles, data, lang = press.query, press.roles, press.data, press.lang
     try:
         f = await flags.get_flag(context.core.uow(), roles, data.id)
     except DomainError as exc:

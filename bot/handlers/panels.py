@@ -13,7 +13,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import flows, keyboards, menus
 from bot.auth import caller, lang_of
-from bot.callbacks import cb, parse
+from bot.callbacks import cb
 from bot.context import BotContext
 from bot.handlers import unit_common as uc
 from bot.handlers import unit_request
@@ -87,16 +87,11 @@ def detail_keyboard(lang: str, view: PanelView) -> InlineKeyboardMarkup:
 
 
 async def on_panel_button(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    roles = await caller(update, context)
-    data = parse(query.data)
-    if data is None or data.prefix != "pnl" or data.action not in ("view", "cancel", "keep", "dir", "seats", "status"):
-        await uc.refuse_button(update, context, roles, "pnl.malformed", query.data or "")
+    press = await uc.checked_press(update, context, "pnl", ("view", "cancel", "keep", "dir", "seats", "status"),
+                                   uc.require_panel_role)
+    if press is None:
         return
-    if not await uc.require_panel_role(update, context, roles, f"pnl.{data.action}"):
-        return
-    lang = lang_of(roles)
+    query, roles, data, lang = press.query, press.roles, press.data, press.lang
     try:
         view = await panels.panel_view(context.core.uow(), roles, data.id)
     except DomainError as exc:
@@ -206,16 +201,10 @@ async def _directed_seats(update: Update, context: BotContext, roles: Roles, vie
 
 async def on_directed_add_button(update: Update, context: BotContext) -> None:
     """`dir:<id>:add` on the approval notice: start entering the outside experts."""
-    query = update.callback_query
-    assert query is not None
-    roles = await caller(update, context)
-    data = parse(query.data)
-    if data is None:
-        await uc.refuse_button(update, context, roles, "dir.malformed", query.data or "")
+    press = await uc.checked_press(update, context, "dir", ("add",), uc.require_contact)
+    if press is None:
         return
-    if not await uc.require_contact(update, context, roles, "dir.add"):
-        return
-    lang = lang_of(roles)
+    query, roles, data, lang = press.query, press.roles, press.data, press.lang
     brief = await panel_messages.directed_brief(context.core.uow(), data.id)
     if brief is None:
         await uc.refuse_button(update, context, roles, "dir.add", f"not_found:{data.id}")

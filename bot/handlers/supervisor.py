@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot import keyboards, menus
 from bot.auth import caller, lang_of
-from bot.callbacks import cb, parse
+from bot.callbacks import cb
 from bot.context import BotContext
 from bot.handlers import unit_common as uc
 from bot.render import esc, fmt_dt, tr
@@ -74,16 +74,10 @@ def _verdict(lang: str, problems: list[str]) -> str:
 
 
 async def on_draw_button(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    roles = await caller(update, context)
-    data = parse(query.data)
-    if data is None or data.action not in ("view", "verify"):
-        await uc.refuse_button(update, context, roles, "drw.malformed", query.data or "")
+    press = await uc.checked_press(update, context, "drw", ("view", "verify"), uc.require_overseer)
+    if press is None:
         return
-    if not await uc.require_overseer(update, context, roles, f"drw.{data.action}"):
-        return
-    lang = lang_of(roles)
+    query, roles, data, lang = press.query, press.roles, press.data, press.lang
     try:
         view = await panels.draw_view(context.core.uow(), roles, data.id)
         problems = await panels.verify_draw(context.core.uow(), data.id) if data.action == "verify" else None

@@ -2,11 +2,14 @@
 coded errors as messages or button alerts, request-validation lists, the live status message."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 
-from bot.auth import lang_of, record_refusal
+from bot.auth import caller, lang_of, record_refusal
+from bot.callbacks import Callback, parse
 from bot.context import BotContext
 from bot.render import esc, tr
 from bot.replies import answer, edit, edit_message, error_text, refuse, send
@@ -56,6 +59,35 @@ async def refuse_button(update: Update, context: BotContext, roles: Roles, what:
         await answer(update.callback_query, tr(lang_of(roles), "bot.units.button_refused"), alert=True)
     else:
         await send(update, context, tr(lang_of(roles), "bot.units.button_refused"))
+
+
+Gate = Callable[[Update, BotContext, Roles, str], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button press that parsed and passed its role gate."""
+
+    query: CallbackQuery
+    roles: Roles
+    data: Callback
+    lang: str
+
+
+async def checked_press(update: Update, context: BotContext, prefix: str, actions: Collection[str],
+                        gate: Gate) -> Press | None:
+    """Parse the press and check the presser's role; anything else is refused and audited
+    (CHECKLIST 22, 25). Whether this person may act on this id is the core's decision, after."""
+    query = update.callback_query
+    assert query is not None
+    roles = await caller(update, context)
+    data = parse(query.data)
+    if data is None or data.prefix != prefix or data.action not in actions:
+        await refuse_button(update, context, roles, f"{prefix}.malformed", query.data or "")
+        return None
+    if not await gate(update, context, roles, f"{prefix}.{data.action}"):
+        return None
+    return Press(query, roles, data, lang_of(roles))
 
 
 async def show_error(update: Update, context: BotContext, roles: Roles, exc: DomainError) -> None:

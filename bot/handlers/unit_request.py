@@ -13,7 +13,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 
 from bot import flows, keyboards
 from bot.auth import caller, lang_of
-from bot.callbacks import Callback, cb, parse, pattern
+from bot.callbacks import Callback, cb, pattern
 from bot.context import BotContext
 from bot.handlers import unit_common as uc
 from bot.render import esc, fmt_dt, tr
@@ -197,16 +197,10 @@ async def _advance_fields(update: Update, context: BotContext, roles: Roles, dra
 # --- buttons ----------------------------------------------------------------------------------
 
 async def on_button(update: Update, context: BotContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    roles = await caller(update, context)
-    data = parse(query.data)
-    if data is None or data.prefix != "rq" or data.action not in ACTIONS:
-        await uc.refuse_button(update, context, roles, "rq.malformed", query.data or "")
+    press = await uc.checked_press(update, context, "rq", ACTIONS, uc.require_contact)
+    if press is None:
         return
-    if not await uc.require_contact(update, context, roles, f"rq.{data.action}"):
-        return
-    lang = lang_of(roles)
+    query, roles, data, lang = press.query, press.roles, press.data, press.lang
     if data.action == "relax":
         await _relax(update, context, roles, data.id)
         return

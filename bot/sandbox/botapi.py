@@ -126,7 +126,7 @@ class BotApi:
         except EntityParseError as exc:
             raise bad_request(f"can't parse entities: {exc}") from None
         except UnsupportedParseMode:
-            raise bad_request(f"unsupported parse_mode") from None
+            raise bad_request("unsupported parse_mode") from None
 
     def text_of(self, p: Params) -> tuple[str, str, list[dict[str, Any]]]:
         source = p.str("text")

@@ -153,7 +153,7 @@ async def test_recommendation_link_opens_a_recommended_application(bot: BotRunne
     contact = await make_unit_contact(core, "乌鲁木齐某环保公司")
     code = await enrolment.recommend(core.uow(), contact, "李四")
     u = people.user()
-    m = await u.send(f"/start {code}", expect=q(1))
+    await u.send(f"/start {code}", expect=q(1))
     assert any("乌鲁木齐某环保公司" in (x["text"] or "") and "推荐" in (x["text"] or "") for x in u.messages())
 
 
