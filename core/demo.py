@@ -29,7 +29,7 @@ from core import draw as drawlib
 from core.bootstrap import Core
 from core.clock import ManualClock
 from core.db.models.people import expert_code
-from core.db.models import Account, Contact, Expert, Invitation, Outbox, Panel, UsingUnit
+from core.db.models import Account, AuditEntry, Contact, Expert, Invitation, Outbox, Panel, UsingUnit
 from core.db.uow import UnitOfWork
 from core.enums import InvitationStatus, OutboxStatus, PanelStatus, TermKind
 from core.forms import parse_application
@@ -90,6 +90,19 @@ async def is_empty(core: Core) -> bool:
     return not experts and not accounts_n
 
 
+SEEDED = "demo.seeded"  # the audit action written last: its absence after data means seeding was cut short
+
+
+async def seed_state(core: Core) -> str:
+    """'empty', 'seeded', or 'partial' (a first start killed while seeding: the data is incomplete)."""
+    if await is_empty(core):
+        return "empty"
+    async with core.uow() as uow:
+        done = await uow.session.scalar(select(func.count()).select_from(AuditEntry)
+                                        .where(AuditEntry.action == SEEDED))
+    return "seeded" if done else "partial"
+
+
 async def seed(core: Core) -> bool:
     """Seed the demo data if the database is empty; returns True when it seeded."""
     await roster.sync_categories(core.uow(), core.settings.categories)
@@ -99,6 +112,9 @@ async def seed(core: Core) -> bool:
     today = now.astimezone(core.settings.tz).date()
     await _people(core, today)
     await _history(core, now)
+    async with core.uow() as uow:
+        await audit.append(uow, actors.SYSTEM, SEEDED, "system", None)
+        await uow.commit()
     return True
 
 

@@ -88,11 +88,18 @@ async def prepare(settings: Settings, *, say: Callable[[str], None]) -> tuple[Co
 
     url = settings.database.url
     _, clock_file, _ = state_paths(url)
+    lang = settings.default_language
     await upgrade(url)
     store = ClockStore(clock_file)
     clock = OffsetClock(store.load())
     core = build_core(settings, clock=clock)
-    lang = settings.default_language
+    if await demo.seed_state(core) == "partial" and reset_files(url):  # a first start was killed mid-seed
+        await core.close()
+        say(t("sandbox.partial", lang, path=url.split("///")[-1]))
+        await upgrade(url)
+        store = ClockStore(clock_file)
+        clock = OffsetClock(store.load())
+        core = build_core(settings, clock=clock)
     if await demo.seed(core):
         say(t("sandbox.seeded", lang, path=url.split("///")[-1], **await demo.summary(core)))
     else:

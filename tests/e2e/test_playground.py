@@ -64,6 +64,37 @@ async def test_seed_fills_an_empty_database_once(core: Core) -> None:
         assert pending == 0  # the history's notifications are never sent at start
 
 
+async def test_a_first_start_killed_mid_seed_is_started_over(tmp_path: Path) -> None:
+    """Seeding takes a few seconds of separate transactions; a kill -9 in between must not leave a
+    half-made demo that every later start would reopen as it is."""
+    from bot.commands.sandbox import prepare
+    from core.db.migrate import upgrade
+
+    settings = Settings(database={"url": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"})  # type: ignore[arg-type]
+    await upgrade(settings.database.url)
+    half = build_core(settings)
+    await demo.roster.sync_categories(half.uow(), half.settings.categories)
+    await demo._people(half, half.clock.now().astimezone(half.settings.tz).date())  # killed before the history
+    assert await demo.seed_state(half) == "partial"
+    await half.close()
+
+    said: list[str] = []
+    core, _clock, _store = await prepare(settings, say=said.append)
+    try:
+        assert said[0] == t("sandbox.partial", "zh", path=str(tmp_path / "demo.db"))
+        assert said[-1].startswith(t("sandbox.seeded", "zh", path=str(tmp_path / "demo.db"), experts=0, units=0,
+                                     panels=0).split("：")[0])
+        assert await demo.seed_state(core) == "seeded"
+        assert await count(core, Expert) == demo_data.EXPERT_COUNT
+        assert await count(core, Panel) == len(demo.HISTORY)
+    finally:
+        await core.close()
+    said.clear()
+    core, _clock, _store = await prepare(settings, say=said.append)
+    await core.close()
+    assert said == [t("sandbox.reopened", "zh", path=str(tmp_path / "demo.db"))]
+
+
 async def test_personas_list_everyone_with_their_roles(core: Core) -> None:
     await demo.seed(core)
     people = await demo.personas(core)
