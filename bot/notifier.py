@@ -12,6 +12,16 @@ not PTB's `AIORateLimiter`, so per-chat limits hold too:
   three failures in a row everyone pauses (growing, capped), so an outage does not burn attempts;
 * 403 (blocked, never started) and "chat not found": the account becomes unreachable;
 * other 400s: permanent failure, kept with its error for `expertpanel outbox`.
+
+Live messages (core.outbox threads, e.g. a panel's status in the unit's chat) are edited in
+place: `plan_delivery` picks the newest of the message last sent for the row's thread and the
+renderer's `edit` target in that chat; older ones are deleted (best effort). A failed edit (message
+deleted, too old: 400) falls back to sending a new message, whose id the row records for next
+time; "message is not modified" counts as delivered. A row that a newer row of its thread
+supersedes is skipped (the newer one renders fresh counts anyway).
+
+Rows that change the recipient's roles (`ROLE_CHANGES`, e.g. an approved application) also
+refresh that chat's command menu once delivered.
 """
 from __future__ import annotations
 
@@ -26,9 +36,11 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from bot import menus
 from bot.outbox_render import Rendered, render
 from bot.pacing import CHAT_BURST, Pacer, retry_after_seconds
-from bot.render import split_message
+from bot.render import TELEGRAM_LIMIT, split_message
+from core import outbox
 from core.bootstrap import Core
 from core.services import delivery
 from core.services.delivery import Claimed
@@ -36,6 +48,37 @@ from core.services.delivery import Claimed
 log = logging.getLogger(__name__)
 
 CAPTION_LIMIT = 1024
+ROLE_CHANGES = frozenset({"application_approved"})  # kinds after which the chat's command menu changes
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to deliver one rendered row to a chat: edit message `edit` or (None) send a new one;
+    `stale` are older live messages of the same thread there, deleted afterwards. The `*_forget`
+    flags say whether the edit target / a stale one is the renderer's `edit` message, which the
+    renderer is told to forget (`Rendered.forget`) if it is gone or superseded."""
+
+    edit: int | None = None
+    stale: tuple[int, ...] = ()
+    edit_forget: bool = False
+    stale_forget: bool = False
+
+
+def plan_delivery(chat_id: int, rendered: Rendered, previous: int | None) -> Plan:
+    """Edit the newest known live message in this chat (the thread's last sent one, `previous`,
+    or the renderer's `edit` target if it is in this chat); the others are stale. Documents and
+    texts longer than one message are always sent anew."""
+    candidates: dict[int, bool] = {}  # message id -> it is the renderer's target
+    if previous is not None:
+        candidates[previous] = False
+    if rendered.edit is not None and rendered.edit[0] == chat_id:
+        candidates[rendered.edit[1]] = True
+    editable = rendered.document is None and bool(rendered.text) and len(rendered.text) <= TELEGRAM_LIMIT
+    if not candidates or not editable:
+        return Plan()
+    newest = max(candidates)  # message ids grow within a chat
+    stale = tuple(sorted(m for m in candidates if m != newest))
+    return Plan(newest, stale, candidates[newest], any(candidates[m] for m in stale))
 
 
 @dataclass
@@ -173,7 +216,15 @@ class Notifier:
             self.stats.skipped += 1
             return
         lang = item.language or core.settings.default_language
+        previous: int | None = None
         try:
+            if outbox.thread_of(item.kind, item.params) is not None:
+                state = await outbox.thread_state(core.uow(), item.id)
+                if state.superseded:  # a newer row of this live message follows: it shows fresher data
+                    await delivery.mark_skipped(core.uow(), item.id, "superseded")
+                    self.stats.skipped += 1
+                    return
+                previous = state.previous_message_id
             rendered = await render(core, item.kind, item.params, lang)
         except SQLAlchemyError as exc:
             await self._retry(item, exc, "render")
@@ -188,7 +239,8 @@ class Notifier:
             self.stats.skipped += 1
             return
         try:
-            message_id = await self._send(item.telegram_id, rendered)
+            message_id = await self._deliver_live(item.telegram_id, rendered,
+                                                  plan_delivery(item.telegram_id, rendered, previous))
         except RetryAfter as exc:
             seconds = retry_after_seconds(exc)
             self.stats.flood_429 += 1
@@ -224,6 +276,19 @@ class Notifier:
         self._failures = 0
         await delivery.mark_sent(core.uow(), item.id, message_id)
         self.stats.sent += 1
+        if item.kind in ROLE_CHANGES:
+            await self._refresh_menu(item, lang)
+
+    async def _refresh_menu(self, item: Claimed, lang: str) -> None:
+        """The recipient's roles changed (e.g. the application was approved): their command menu
+        follows. Best effort — a failure is logged, the next `run` start sets every menu again."""
+        try:
+            roles = await outbox.recipient_roles(self.core.uow(), item.account_id)
+        except SQLAlchemyError:
+            log.exception("notifier: cannot read the roles of account %s for its menu", item.account_id)
+            return
+        if roles is not None:
+            await menus.set_chat_menu(self.bot, item.telegram_id, roles, roles.language or lang)
 
     def _failed_send(self) -> None:
         """After a few failures in a row, everyone waits (growing, capped): a Telegram outage
@@ -245,6 +310,40 @@ class Notifier:
     async def _unreachable(self, item: Claimed, exc: Exception) -> None:
         self.stats.unreachable += 1
         await delivery.mark_unreachable(self.core.uow(), item.account_id, str(exc), outbox_id=item.id)
+
+    async def _deliver_live(self, chat_id: int, rendered: Rendered, plan: Plan) -> int | None:
+        """Edit the planned message, or send; then drop stale copies. Returns the message id shown."""
+        if plan.edit is None:
+            return await self._send(chat_id, rendered)
+        message_id: int | None = plan.edit
+        await self.pacer.acquire(chat_id)
+        try:
+            await self.bot.edit_message_text(rendered.text, chat_id=chat_id, message_id=plan.edit,
+                                             parse_mode=ParseMode.HTML, reply_markup=rendered.reply_markup)
+        except BadRequest as exc:
+            text = str(exc)
+            if "chat not found" in text.lower():
+                raise
+            if "not modified" not in text:  # deleted, too old to edit, …: a new message instead
+                log.info("notifier: cannot edit message %s in chat %s (%s); sending a new one", plan.edit, chat_id, text)
+                if plan.edit_forget:
+                    await self._forget(rendered)
+                message_id = await self._send(chat_id, rendered)
+        for stale in plan.stale:  # best effort: an older copy that would show outdated data
+            try:
+                await self.bot.delete_message(chat_id, stale)
+            except TelegramError as exc:
+                log.info("notifier: cannot delete stale message %s in chat %s: %s", stale, chat_id, exc)
+        if plan.stale_forget:
+            await self._forget(rendered)
+        return message_id
+
+    async def _forget(self, rendered: Rendered) -> None:
+        if rendered.forget is not None:
+            try:
+                await rendered.forget()
+            except SQLAlchemyError:
+                log.exception("notifier: cannot forget a live message")
 
     async def _send(self, chat_id: int, rendered: Rendered) -> int | None:
         """Send text (split at 4096) or a document; buttons go on the last message."""

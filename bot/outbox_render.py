@@ -5,7 +5,7 @@ Handler modules register renderers for kinds that need buttons or fresh data
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from telegram import InlineKeyboardMarkup
@@ -16,10 +16,20 @@ from core.bootstrap import Core
 
 @dataclass(frozen=True)
 class Rendered:
+    """One outbox row as a Telegram message.
+
+    `edit` is a message the adapter already shows this content in, as (chat id, message id) —
+    e.g. the panel status message posted right after /request. The notifier edits the newest of
+    it and the message it last sent for the row's thread (core.outbox threads) instead of sending
+    a new one; `forget` is called when that message turns out to be gone or superseded.
+    """
+
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
     document: tuple[str, bytes] | None = None  # (file name, content), sent with `text` as caption
     skip: bool = False  # the message became obsolete (e.g. the invitation was already answered)
+    edit: tuple[int, int] | None = None
+    forget: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
 
 
 Renderer = Callable[[Core, dict[str, Any], str], Awaitable[Rendered]]

@@ -20,8 +20,8 @@ from core.enums import PanelStatus
 from core.services import panel_intake, panel_messages
 from core.services.panel_messages import PanelBrief
 
-# The notifier edits a message in place when `Rendered` has an `edit` target ((chat id, message
-# id); see the lead's notes). Without it, each status change arrives as a fresh message.
+# The notifier edits a message in place when `Rendered` has an `edit` target (chat id, message
+# id), and edits the message it last sent for the row's thread (`panel_status:<id>`) otherwise.
 EDIT_SUPPORTED = "edit" in {f.name for f in dataclasses.fields(Rendered)}
 OPEN = {s.value for s in (PanelStatus.SUBMITTED, PanelStatus.INVITING, PanelStatus.SHORT, PanelStatus.CONFIRMED)}
 
@@ -110,13 +110,14 @@ def when(value: Any, core: Core) -> str:
 @renderer("panel_status")
 async def _panel_status(core: Core, params: dict[str, Any], lang: str) -> Rendered:
     """Fresh counts at delivery time (a late or reordered row can never show stale numbers).
-    When the unit has a live status message, that message is edited instead (see `status_edit`)."""
+    When the unit has a live status message in the recipient's chat, the notifier edits it."""
     brief = await panel_messages.panel_brief(core.uow(), int(params["panel_id"]))
     if brief is None:
         return Rendered("", skip=True)
     extra: dict[str, Any] = {}
     if EDIT_SUPPORTED and brief.status_chat_id is not None and brief.status_message_id is not None:
         extra["edit"] = (brief.status_chat_id, brief.status_message_id)
+        extra["forget"] = lambda: panel_messages.clear_status_message(core.uow(), brief.id)
     return Rendered(status_text(lang, brief, core), status_keyboard(lang, brief.id, brief.status), **extra)
 
 

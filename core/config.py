@@ -79,9 +79,20 @@ class TelegramSettings(BaseModel):
     base_file_url: str = "https://api.telegram.org/file/bot"
     admins: list[int] = Field(default_factory=list)
     webhook_url: str | None = None
+    # Telegram sends it in X-Telegram-Bot-Api-Secret-Token with every webhook call; required in
+    # webhook mode (1-256 characters: A-Z, a-z, 0-9, _ and -).
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token(cls, v: SecretStr | None) -> SecretStr | None:
+        import re
+
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", v.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return v
 
 
 class DatabaseSettings(BaseModel):

@@ -1,9 +1,16 @@
-"""`expertpanel run`: the bot, polling Telegram (or a webhook when [telegram] webhook_url is set).
+"""`expertpanel run`: the bot, polling Telegram, or receiving a webhook when [telegram] webhook_url
+(or `--webhook-url`) is set.
 
 `serve()` is the whole lifecycle and is what tests drive (against the sandbox): build the core's
 Application, set the command menus, start the scheduler (and the notifier, when present), poll
 until told to stop. A 409 Conflict right after start means another poller owns the token: the
 newcomer stops with one clear line and a non-zero exit (CHECKLIST 33).
+
+Webhook mode is PTB's `run_webhook` taken apart so it fits this lifecycle (one event loop, the
+scheduler and notifier beside it): `Updater.start_webhook` registers the URL with Telegram
+(setWebhook, with `secret_token`) and serves `listen:port/<the URL's path>`; an update without the
+right X-Telegram-Bot-Api-Secret-Token header gets 403. The secret is required: without it anyone
+who learns the URL could post forged updates. Several instances can share one token this way.
 """
 from __future__ import annotations
 
@@ -89,6 +96,9 @@ async def serve(
 ) -> Outcome:
     """Run the bot until `stop` is set; returns the exit code and, on failure, one clear line."""
     lang = core.settings.default_language
+    tg = core.settings.telegram
+    if tg.webhook_url and tg.webhook_secret is None:
+        return Outcome(EXIT_CONFIG, t("bot.run.webhook_no_secret", lang))
     loop = asyncio.get_running_loop()
     app = build_application(core, base_url=base_url, base_file_url=base_file_url, rate_limit=rate_limit)
     if app_out is not None:
@@ -118,9 +128,11 @@ async def serve(
             outcome.stoppers = await start_background(core, base_url=base_url, base_file_url=base_file_url)
         await app.start()
         app.create_task(sync_menus(app, core))
-        tg = core.settings.telegram
         if tg.webhook_url:
-            await _start_webhook(app, core)
+            failed = await _start_webhook(app, core)
+            if failed is not None:
+                outcome.code, outcome.message = EXIT_CONFIG, failed
+                return outcome
         else:
             await app.updater.start_polling(  # type: ignore[union-attr]
                 timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False,
@@ -142,27 +154,33 @@ async def serve(
     return outcome
 
 
-async def _start_webhook(app: BotApplication, core: Core) -> None:
+async def _start_webhook(app: BotApplication, core: Core) -> str | None:
+    """Listen for Telegram's webhook calls and register the URL; None, or why it cannot start."""
     from urllib.parse import urlparse
 
+    from core.i18n import error_text
+
     tg = core.settings.telegram
-    assert tg.webhook_url is not None
+    lang = core.settings.default_language
+    assert tg.webhook_url is not None and tg.webhook_secret is not None
     try:
         await app.updater.start_webhook(  # type: ignore[union-attr]
             listen=tg.webhook_listen, port=tg.webhook_port, url_path=urlparse(tg.webhook_url).path.lstrip("/"),
             webhook_url=tg.webhook_url, allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False,
-            secret_token=tg.webhook_secret.get_secret_value() if tg.webhook_secret else None)
+            secret_token=tg.webhook_secret.get_secret_value())
     except RuntimeError as exc:  # PTB without its [webhooks] extra
-        from core.errors import DomainError
+        return error_text("telegram.webhook_unavailable", lang, reason=str(exc)[:200])
+    except (OSError, TelegramError) as exc:  # the port is taken, setWebhook refused the URL, …
+        return t("bot.run.webhook_failed", lang, listen=tg.webhook_listen, port=tg.webhook_port, reason=str(exc)[:200])
+    log.info("webhook: listening on %s:%s for %s", tg.webhook_listen, tg.webhook_port, tg.webhook_url)
+    return None
 
-        raise DomainError("telegram.webhook_unavailable", reason=str(exc)[:200]) from None
 
-
-async def _main() -> Outcome:
+async def _main(telegram_overrides: dict[str, object] | None = None) -> Outcome:
     from core.config import load_settings
     from core.services import roster
 
-    settings = load_settings()
+    settings = load_settings(**({"telegram": telegram_overrides} if telegram_overrides else {}))
     lang = settings.default_language
     if settings.telegram.token is None:
         return Outcome(EXIT_CONFIG, t("bot.run.no_token", lang))
@@ -184,13 +202,25 @@ def register(app: typer.Typer) -> None:
     """Add `run` to the CLI."""
 
     @app.command("run")
-    def run(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every update.")) -> None:
-        """Run the Telegram bot (polling; a webhook when [telegram] webhook_url is set)."""
+    def run(
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every update."),
+        webhook_url: str | None = typer.Option(
+            None, "--webhook-url", metavar="URL",
+            help="Receive updates by webhook at this public HTTPS URL instead of polling "
+                 "(overrides \\[telegram] webhook_url; needs \\[telegram] webhook_secret)."),
+        webhook_listen: str | None = typer.Option(
+            None, "--webhook-listen", metavar="HOST", help="Address the webhook server binds (default 127.0.0.1)."),
+        webhook_port: int | None = typer.Option(
+            None, "--webhook-port", metavar="N", min=1, max=65535, help="Port of the webhook server (default 8443)."),
+    ) -> None:
+        """Run the Telegram bot (polling; a webhook with --webhook-url or \\[telegram] webhook_url)."""
         from bot.cli import CliExit
 
         logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         logging.getLogger("httpx").setLevel(logging.WARNING)
-        outcome = asyncio.run(_main())
+        overrides = {k: v for k, v in (("webhook_url", webhook_url), ("webhook_listen", webhook_listen),
+                                       ("webhook_port", webhook_port)) if v is not None}
+        outcome = asyncio.run(_main(overrides))
         if outcome.code != EXIT_OK:
             raise CliExit(outcome.message, code=outcome.code)

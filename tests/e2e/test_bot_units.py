@@ -55,9 +55,43 @@ async def test_template_request_to_confirmed_roster(core: Core, bot: BotRunner, 
 
     await until(lambda: any("已接受 3" in str(m["text"]) for m in status_messages()))
     shown = status_messages()
-    assert status and all("已接受" in str(m["text"]) for m in shown)
-    if EDIT_SUPPORTED:  # one live message edited in place (a second only if the first notice raced the handler)
-        assert len(shown) <= 2 and any(m["edit_date"] and "已接受 3" in str(m["text"]) for m in shown)
+    assert status and EDIT_SUPPORTED
+    assert len(shown) == 1 and shown[0]["edit_date"] and "已接受 3" in str(shown[0]["text"])  # one live message
+    assert await bot_errors(core) == 0
+
+
+async def test_status_message_edited_in_place(core: Core, bot: BotRunner, people: People, notifier: object) -> None:
+    """The unit's chat holds ONE status message, edited as seats fill: counts, never names."""
+    experts = [await people.expert(("eia",), name=f"评审专家{i}") for i in range(3)]
+    names = [f"评审专家{i}" for i in range(3)]
+    unit = await people.contact()
+    summary = await unit.send(template(core), expect="确认提交")
+    await unit.press(summary, unit.button(summary, "确认提交"), expect="已提交专家组申请")
+    panel = await latest_panel(core)
+    assert panel is not None and len(experts) == 3
+
+    def status_messages() -> list[dict[str, object]]:
+        return [m for m in unit.messages() if (m["text"] or "").startswith("📋 专家组 #")]
+
+    await until(lambda: any("已接受 0" in str(m["text"]) for m in status_messages()))
+    seen: list[str] = []
+    for k, inv in enumerate(await invitations(core, panel.id), 1):
+        await accept(core, inv)
+        live = await until(lambda k=k: [m for m in status_messages() if f"已接受 {k}，" in str(m["text"])])
+        seen.append(str(live[0]["text"]))
+        assert len(status_messages()) == 1, [m["text"] for m in status_messages()]  # edited, not re-sent
+    await until(lambda: [m for m in unit.messages() if "已组建完成" in (m["text"] or "")])
+    (final,) = status_messages()
+    assert final["edit_date"] and "已接受 3" in str(final["text"])
+    assert [f"已接受 {k}，" in t for k, t in enumerate(seen, 1)] == [True] * 3
+    assert not any(n in t for t in seen for n in names)  # counts only
+    edits = bot.sandbox.events(chat_id=unit.id, kinds=("edit",))
+    live_ids = {e["message_id"] for e in edits if e["message"]["text"].startswith("📋 专家组 #")}
+    assert live_ids == {final["message_id"]} and len(edits) >= 3
+    sent = [e for e in bot.sandbox.events(chat_id=unit.id, kinds=("bot_message",))
+            if e["message"]["text"].startswith("📋 专家组 #")]
+    # the status was sent once (twice only if the first notice raced the handler's post: the older is deleted)
+    assert 1 <= len(sent) <= 2
     assert await bot_errors(core) == 0
 
 
@@ -204,6 +238,10 @@ async def test_review_approve_with_meeting_reference(core: Core, bot: BotRunner,
         assert app is not None and app.status == "approved" and app.decision_meeting == "2026年第12次局务会"
         assert app.decided_by == admin.roles.actor  # type: ignore[union-attr]
     await until(lambda: any("已通过" in t for t in texts(applicant)))  # type: ignore[arg-type]
+    # the new expert's chat gets the expert command menu with the approval
+    menu = await until(lambda: [c["command"] for c in bot.sandbox.commands(
+        {"type": "chat", "chat_id": applicant.id})])  # type: ignore[attr-defined]
+    assert {"me", "invitations", "unavailable", "renew", "withdraw"} <= set(menu)
     again = await admin.press_answer(detail, admin.button(detail, "通过"))
     assert "已经处理" in again["text"]
 

@@ -402,3 +402,127 @@ async def test_kill_9_at_random_moments_loses_nothing(db_url: str, sandbox: Sand
         firsts = [i for n, i in enumerate(ids) if i not in ids[:n]]
         assert firsts == sorted(firsts)
     assert twice <= KILLS * 3
+
+
+# --- live messages: one message per thread, edited in place -------------------------------------
+
+FORGOTTEN: list[int] = []
+
+
+@renderer("test_live")
+async def _live_message(core: Core, params: dict[str, object], lang: str) -> Rendered:
+    """A threaded kind for the tests (`THREADS["test_live"] = "subject"`); `edit` is an adapter's
+    message (chat id, message id) as the panel status renderer gives it."""
+    edit = params.get("edit")
+    return Rendered(f"live {params['n']}", edit=tuple(edit) if edit else None,  # type: ignore[arg-type]
+                    forget=lambda: _forget(int(params["n"])))  # type: ignore[arg-type]
+
+
+async def _forget(n: int) -> None:
+    FORGOTTEN.append(n)
+
+
+async def _queue_live(core: Core, account_id: int, *ns: int, edit: tuple[int, int] | None = None) -> list[int]:
+    uow = core.uow()
+    async with uow:
+        made = [await enqueue(uow, account_id, "test_live", {"subject": 1, "n": n, "edit": edit}) for n in ns]
+        await uow.commit()
+    return [m.id for m in made if m is not None]
+
+
+async def _row(core: Core, outbox_id: int) -> Outbox:
+    [row] = await rows(core, Outbox, Outbox.id == outbox_id)
+    return row
+
+
+async def _done(core: Core, outbox_id: int) -> bool:
+    return (await _row(core, outbox_id)).status != OutboxStatus.PENDING
+
+
+async def test_live_message_is_edited_in_place(live: Core, sandbox: SandboxServer, notifier: Notifier,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import outbox
+
+    monkeypatch.setitem(outbox.THREADS, "test_live", "subject")
+    FORGOTTEN.clear()
+    chat = 7600
+    acc = await _account(live, sandbox, chat)
+    side = Bot(TOKEN, base_url=sandbox.base_url)
+    adapter_old = (await side.send_message(chat, "adapter's old copy")).message_id
+
+    def texts() -> list[str]:
+        return [m["text"] for m in sandbox.chat_messages(chat)]
+
+    # the first row sends; the next edits that message (ONE message, new text)
+    [first] = await _queue_live(live, acc, 1)
+    await _until(lambda: _done(live, first), 5, "the first live message")
+    m1 = (await _row(live, first)).message_id
+    assert m1 is not None and texts() == ["adapter's old copy", "live 1"]
+    [second] = await _queue_live(live, acc, 2)
+    await _until(lambda: _done(live, second), 5, "the edit")
+    assert (await _row(live, second)).message_id == m1 and texts() == ["adapter's old copy", "live 2"]
+    assert sandbox.message(chat, m1)["edit_date"]  # type: ignore[index]
+    # unchanged content: "message is not modified" is a success
+    [same] = await _queue_live(live, acc, 2)
+    await _until(lambda: _done(live, same), 5, "the idempotent edit")
+    assert (await _row(live, same)).status == OutboxStatus.SENT and notifier.stats.failed == 0
+    # a burst of changes: the older rows are superseded, only the newest is shown
+    burst = await _queue_live(live, acc, 3, 4, 5, 6)
+    await _until(lambda: _done(live, burst[-1]), 5, "the burst")
+    statuses = [(await _row(live, i)).status for i in burst]
+    assert statuses == ["skipped"] * 3 + ["sent"] and texts() == ["adapter's old copy", "live 6"]
+    # the message was deleted in the chat: the edit fails (400) and a new one is sent and remembered
+    await side.delete_message(chat, m1)
+    [gone] = await _queue_live(live, acc, 7)
+    await _until(lambda: _done(live, gone), 5, "the fallback send")
+    m2 = (await _row(live, gone)).message_id
+    assert m2 is not None and m2 > m1 and texts() == ["adapter's old copy", "live 7"]
+    [again] = await _queue_live(live, acc, 8)
+    await _until(lambda: _done(live, again), 5, "the edit of the new message")
+    assert (await _row(live, again)).message_id == m2 and texts() == ["adapter's old copy", "live 8"]
+    # the adapter posted a newer copy (the handler's status message): edit it, delete ours
+    adapter_new = (await side.send_message(chat, "adapter's new copy")).message_id
+    [newer] = await _queue_live(live, acc, 9, edit=(chat, adapter_new))
+    await _until(lambda: _done(live, newer), 5, "the adapter's message edited")
+    assert (await _row(live, newer)).message_id == adapter_new
+    assert texts() == ["adapter's old copy", "live 9"] and sandbox.message(chat, m2) is None
+    assert FORGOTTEN == []
+    # an adapter's copy older than ours is stale: deleted, and the renderer told to forget it
+    [older] = await _queue_live(live, acc, 10, edit=(chat, adapter_old))
+    await _until(lambda: _done(live, older), 5, "the stale adapter copy dropped")
+    assert texts() == ["live 10"] and FORGOTTEN == [10]
+    # the adapter's (newer) message is gone: forget it, send anew; our older copy is dropped too
+    [missing] = await _queue_live(live, acc, 11, edit=(chat, adapter_new + 1000))
+    await _until(lambda: _done(live, missing), 5, "the missing adapter copy")
+    assert FORGOTTEN == [10, 11] and texts() == ["live 11"]
+    assert (await _row(live, missing)).message_id == sandbox.chat_messages(chat)[-1]["message_id"]
+    assert notifier.stats.failed == 0
+
+
+async def test_approval_gives_the_new_expert_the_expert_menu(live: Core, sandbox: SandboxServer,
+                                                             notifier: Notifier) -> None:
+    from telegram import BotCommandScopeChat
+
+    from core.services import accounts, enrolment
+    from tests.support.people import form_data
+
+    admin = await make_admin(live)
+    chat = 7700
+    sandbox.users.create(chat, "申请人", language_code="zh")
+    roles = await accounts.touch_account(live.uow(), chat, "申请人")
+    sub = await enrolment.submit_application(live.uow(), roles, form_data(3), commitment_accepted=True,
+                                             sensitive_consent=True, unit_consent="单位同意",
+                                             photo=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    assert sandbox.commands({"type": "chat", "chat_id": chat}) == []
+    await enrolment.review(live.uow(), sub.application_id, approve=True, actor=admin.actor,
+                           meeting="2026年第12次局务会")
+    await sandbox.wait_for_message(chat, lambda m: "已通过" in (m["text"] or ""), timeout=5, after=0)
+
+    async def menu_set() -> bool:
+        return bool(sandbox.commands({"type": "chat", "chat_id": chat}))
+
+    await _until(menu_set, 5, "the chat's command menu")
+    commands = [c["command"] for c in sandbox.commands({"type": "chat", "chat_id": chat})]
+    assert {"me", "invitations", "unavailable"} <= set(commands) and "start" in commands
+    side = Bot(TOKEN, base_url=sandbox.base_url)
+    assert [c.command for c in await side.get_my_commands(scope=BotCommandScopeChat(chat))] == commands

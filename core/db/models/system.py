@@ -31,10 +31,16 @@ class AuditEntry(Base):
 
 
 class Outbox(Base):
-    """A notification written with the change it announces; delivered later, at least once."""
+    """A notification written with the change it announces; delivered later, at least once.
+
+    `thread` names a live message (e.g. `panel_status:42`): a later row of the same thread and
+    account supersedes the earlier ones, and an adapter may edit the message it sent for the
+    thread (`message_id` of the latest sent row) instead of sending another.
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_thread", "account_id", "thread"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
@@ -49,6 +55,7 @@ class Outbox(Base):
     message_id: Mapped[Optional[int]] = mapped_column(BigInteger)
     last_error: Mapped[str] = mapped_column(Text, default="")
     dedupe_key: Mapped[Optional[str]] = mapped_column(String(120), unique=True)
+    thread: Mapped[Optional[str]] = mapped_column(String(64))
 
 
 class ReminderMark(Base):
