@@ -50,6 +50,7 @@ import os
 import random
 import signal
 import statistics
+import cProfile
 import subprocess
 import sys
 import tempfile
@@ -117,9 +118,16 @@ async def _serve_bot(base_url: str, db_url: str, rate_limit: bool) -> None:
     if task.done():
         print(f"FAILED {task.result()}", flush=True)
         return
+    profile_to = os.environ.get("BENCH_PROFILE")  # a file: cProfile the bot from READY to stop
+    profiler = cProfile.Profile() if profile_to else None
     print(f"READY {time.process_time():.3f}", flush=True)
+    if profiler is not None:
+        profiler.enable()
     await stop.wait()
     print(f"CPU {time.process_time():.3f}", flush=True)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
     outcome = await task
     await core.close()
     if outcome.code:

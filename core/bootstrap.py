@@ -1,6 +1,7 @@
 """The composition root: settings + engine + session factory + clock, built once per process."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.clock import Clock, SystemClock
 from core.config import Settings
-from core.db.session import create_engine, create_session_factory
+from core.db.session import create_engine, create_session_factory, is_sqlite
 from core.db.uow import UnitOfWork
 from core.errors import DomainError
 
@@ -22,9 +23,11 @@ class Core:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock = field(default_factory=SystemClock)
+    readers: async_sessionmaker[AsyncSession] | None = None  # sessions for read-only units of work
+    write_lock: asyncio.Lock | None = None  # SQLite: this process's writers queue here (see UnitOfWork)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.clock, self.settings)
+        return UnitOfWork(self.sessions, self.clock, self.settings, self.readers, self.write_lock)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -36,7 +39,9 @@ def build_core(settings: Settings, clock: Clock | None = None, url: str | None =
         echo=settings.database.echo,
         busy_timeout_ms=settings.database.busy_timeout_ms,
     )
-    return Core(settings=settings, engine=engine, sessions=create_session_factory(engine), clock=clock or SystemClock())
+    return Core(settings=settings, engine=engine, sessions=create_session_factory(engine), clock=clock or SystemClock(),
+                readers=create_session_factory(engine, read_only=True),
+                write_lock=asyncio.Lock() if is_sqlite(url or settings.database.url) else None)
 
 
 async def check_database(core: Core) -> None:

@@ -9,6 +9,7 @@ answered". After an answer the message shows the outcome and its buttons are gon
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Awaitable, Callable
 
 from telegram import InlineKeyboardMarkup, Update
@@ -184,10 +185,12 @@ async def _not_answerable(update: Update, context: BotContext, roles: Roles, vie
 
 
 async def _after(update: Update, context: BotContext, roles: Roles, invitation_id: int, detail: str,
-                 chat_message: tuple[int, int] | None = None) -> None:
-    """Show the outcome on the invitation message, buttons gone."""
+                 chat_message: tuple[int, int] | None = None, view: InvitationView | None = None) -> None:
+    """Show the outcome on the invitation message, buttons gone. `view`: the invitation as read
+    before the answer with the answer's status (the matter does not change): spares a re-read."""
     lang = lang_of(roles)
-    view = await panel_views.invitation_view(context.core.uow(), roles, invitation_id)
+    if view is None:
+        view = await panel_views.invitation_view(context.core.uow(), roles, invitation_id)
     text = body(view, lang, context.core.settings.tz) + "\n\n" + outcome(lang, view.status, detail)
     if chat_message is None:
         query = update.callback_query
@@ -222,12 +225,12 @@ async def act_accept(update: Update, context: BotContext, roles: Roles, view: In
 
 async def act_accept_ok(update: Update, context: BotContext, roles: Roles, view: InvitationView, arg: str | None) -> None:
     try:
-        await responses.accept(context.core.uow(), roles, view.id, unit_consent=True, no_conflict=True,
-                               confidentiality=True)
+        result = await responses.accept(context.core.uow(), roles, view.id, unit_consent=True, no_conflict=True,
+                                        confidentiality=True)
     except DomainError as exc:
         await _failed(update, context, roles, view.id, exc)
         return
-    await _after(update, context, roles, view.id, "")
+    await _after(update, context, roles, view.id, "", view=replace(view, status=result.status))
 
 
 def _reason_rows(lang: str, context: BotContext, inv_id: int, action: str) -> InlineKeyboardMarkup:

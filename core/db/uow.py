@@ -1,6 +1,7 @@
 """Unit of work: one transaction per use case; rolls back unless commit() is called."""
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from types import TracebackType
 from typing import Self
@@ -19,11 +20,23 @@ class UnitOfWork:
         session_factory: async_sessionmaker[AsyncSession],
         clock: Clock | None = None,
         settings: Settings | None = None,
+        read_factory: async_sessionmaker[AsyncSession] | None = None,
+        write_lock: asyncio.Lock | None = None,
     ) -> None:
         self._factory = session_factory
+        self._read_factory = read_factory
+        self._write_lock = write_lock
+        self._holds_lock = False
         self.clock: Clock = clock or SystemClock()
         self.settings: Settings = settings or Settings()
         self._session: AsyncSession | None = None
+
+    def read_only(self) -> "UnitOfWork":
+        """A unit for lookups that write nothing: on SQLite it does not take the write lock.
+        (Without a read factory it is an ordinary unit.)"""
+        if self._read_factory is None:
+            return UnitOfWork(self._factory, self.clock, self.settings, write_lock=self._write_lock)
+        return UnitOfWork(self._read_factory, self.clock, self.settings)
 
     def today(self) -> date:
         """Today's date in the bureau's time zone (terms and meeting days are local dates)."""
@@ -40,6 +53,11 @@ class UnitOfWork:
         return self.session.get_bind().dialect.name
 
     async def __aenter__(self) -> Self:
+        if self._write_lock is not None:
+            # SQLite has one writer at a time. Queuing this process's writers here hands the lock
+            # over at once; left to SQLite, waiters poll with sleeps of up to 100 ms each.
+            await self._write_lock.acquire()
+            self._holds_lock = True
         self._session = self._factory()
         return self
 
@@ -50,8 +68,13 @@ class UnitOfWork:
         try:
             await self._session.rollback()
         finally:
-            await self._session.close()
-            self._session = None
+            try:
+                await self._session.close()
+            finally:
+                self._session = None
+                if self._holds_lock:
+                    self._holds_lock = False
+                    self._write_lock.release()  # type: ignore[union-attr]
 
     async def commit(self) -> None:
         await self.session.commit()

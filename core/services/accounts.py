@@ -58,7 +58,12 @@ async def touch_account(uow: UnitOfWork, telegram_id: int, display_name: str = "
     """Find or create the account and return its roles, in one short transaction.
 
     A person who writes to the bot can be reached again: an unreachable mark (set when a send
-    got 403) is cleared here, so their notifications flow again and the digest stops listing them."""
+    got 403) is cleared here, so their notifications flow again and the digest stops listing them.
+    The usual case (a known, reachable account) is a read-only lookup: no write lock per update."""
+    async with uow.read_only() as reader:
+        known = await reader.session.scalar(select(Account).where(Account.telegram_id == telegram_id))
+        if known is not None and known.unreachable_at is None:
+            return await roles_of(reader, known)
     async with uow:
         acc = await ensure_account(uow, telegram_id, display_name, language)
         if acc.unreachable_at is not None:

@@ -79,7 +79,8 @@ async def test_status_message_edited_in_place(core: Core, bot: BotRunner, people
         await accept(core, inv)
         live = await until(lambda k=k: [m for m in status_messages() if f"已接受 {k}，" in str(m["text"])])
         seen.append(str(live[0]["text"]))
-        assert len(status_messages()) == 1, [m["text"] for m in status_messages()]  # edited, not re-sent
+        # edited, not re-sent (a copy that raced the handler's own post is deleted with this update)
+        assert await until(lambda: len(status_messages()) == 1), [m["text"] for m in status_messages()]
     await until(lambda: [m for m in unit.messages() if "已组建完成" in (m["text"] or "")])
     (final,) = status_messages()
     assert final["edit_date"] and "已接受 3" in str(final["text"])
