@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.conflicts import PartyKey, matches, party_key
 from core.db.models import DeclaredConflict, Expert, Invitation, Panel, PanelParty, UsingUnit
@@ -74,8 +75,12 @@ async def _transition(uow: UnitOfWork, inv: Invitation, from_: Iterable[str], ex
     if extra is not None:
         stmt = stmt.where(extra)
     res = await uow.session.execute(stmt.values(**values).execution_options(synchronize_session=False))
-    await uow.session.refresh(inv)
-    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+    if res.rowcount == 1:  # type: ignore[attr-defined]
+        for key, value in values.items():  # what we just wrote, without reading the row back
+            set_committed_value(inv, key, value)
+        return True
+    await uow.session.refresh(inv)  # somebody else moved it: read where it stands now
+    return False
 
 
 async def _check_live(uow: UnitOfWork, inv: Invitation, panel: Panel) -> None:
