@@ -251,9 +251,9 @@ def audit_head() -> None:
 
 
 def _register_commands() -> None:
-    from bot.commands import outbox, report, roster_publish, run, sandbox, scheduler
+    from bot.commands import draw, outbox, report, roster_publish, run, sandbox, scheduler
 
-    for module in (run, sandbox, scheduler, outbox, report):
+    for module in (run, sandbox, scheduler, outbox, report, draw):
         module.register(app)
     roster_publish.register_roster(roster_app)
 

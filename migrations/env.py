@@ -29,9 +29,23 @@ def run_migrations_offline() -> None:
 
 
 def _do_run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch migrations rebuild a SQLite table to change a column (copy, drop, rename); with
+        # foreign keys on, dropping a table other rows refer to fails (0004: draws, referred to
+        # by invitations). The pragma only works outside a transaction: set it before the
+        # migrations begin — on the driver's connection, since a statement through SQLAlchemy
+        # would first BEGIN (core/db/session.py) — and check every reference once they are done.
+        cur = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.close()
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
 
 
 async def run_migrations_online() -> None:

@@ -49,6 +49,39 @@ async def append(
     return row
 
 
+async def append_many(
+    uow: UnitOfWork, actor: str, entries: list[tuple[str, str, Any, dict[str, Any]]]
+) -> list[AuditEntry]:
+    """`append` for several entries (action, subject_type, subject_id, details) in order: the
+    same chain, with one look-up of the last entry and one INSERT instead of one each."""
+    if not entries:
+        return []
+    session = uow.session
+    if uow.dialect == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
+    last = (
+        await session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
+    ).first()
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    at = format_at(uow.clock.now())
+    rows = []
+    for action, subject_type, subject_id, details in entries:
+        fields = EntryFields(
+            seq=seq, at=at, actor=actor, action=action, subject_type=subject_type,
+            subject_id=None if subject_id is None else str(subject_id), details=canonical_json(details),
+            prev_hash=prev,
+        )
+        row = AuditEntry(
+            seq=fields.seq, at=fields.at, actor=actor, action=action, subject_type=subject_type,
+            subject_id=fields.subject_id, details=fields.details, prev_hash=prev, hash=entry_hash(fields),
+        )
+        rows.append(row)
+        seq, prev = seq + 1, row.hash
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
 async def _iter_entries(session: AsyncSession, batch: int = 2000) -> AsyncIterator[EntryFields]:
     after = 0
     while True:

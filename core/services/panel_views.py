@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 
 from core import draw as drawlib
 from core.db.models import AuditEntry, Category, Draw, Invitation, Panel, UsingUnit
@@ -23,7 +24,7 @@ from core.enums import InvitationStatus, PanelStatus
 from core.errors import Forbidden, NotFound
 from core.services import audit
 from core.services.accounts import Roles
-from core.services.seating import decode_ranking, latest_draw, roster, seats_of, status_params
+from core.services.seating import latest_draw, roster, seats_of, status_params, stored_ranking
 
 ROSTER_VISIBLE = (PanelStatus.CONFIRMED.value, PanelStatus.COMPLETED.value, PanelStatus.EVALUATED.value)
 RANKING_TOP = 20
@@ -148,25 +149,34 @@ async def list_panels(uow: UnitOfWork, roles: Roles, *, limit: int = 50) -> list
 
 
 async def invitation_view(uow: UnitOfWork, roles: Roles, invitation_id: int) -> InvitationView:
-    """What the invitee needs to answer — nothing about the other experts."""
-    async with uow:
-        s = uow.session
-        inv = await s.get(Invitation, invitation_id)
-        if inv is None or roles.expert_id is None or inv.expert_id != roles.expert_id:
+    """What the invitee needs to answer — nothing about the other experts. A lookup (read-only
+    unit); only a refusal writes, its audit entry."""
+    async with uow.read_only() as reader:
+        row = (await reader.session.execute(
+            select(Invitation, Panel, UsingUnit)
+            .join(Panel, Panel.id == Invitation.panel_id).outerjoin(UsingUnit, UsingUnit.id == Panel.unit_id)
+            .where(Invitation.id == invitation_id).options(lazyload(Panel.fields)))).first()
+        inv, panel, unit = row if row is not None else (None, None, None)
+        mine = inv is not None and roles.expert_id is not None and inv.expert_id == roles.expert_id
+        view = _invitation_view(inv, panel, unit) if mine else None
+    if view is None:  # the refusal is written after the read is over: never hold both
+        async with uow:
             await _refuse(uow, roles, "invitation", invitation_id, "invitation.view")
-            if inv is None:
-                raise NotFound("invitation.not_found", id=invitation_id)
-            raise Forbidden("invitation.not_yours")
-        panel = await s.get(Panel, inv.panel_id)
-        assert panel is not None
-        unit = await s.get(UsingUnit, panel.unit_id)
-        return InvitationView(
-            id=inv.id, panel_id=panel.id, status=inv.status, title=panel.title, matter_type=panel.matter_type,
-            description=panel.description, location=panel.location, starts_at=panel.starts_at,
-            ends_at=panel.ends_at, deadline=inv.deadline, unit_name=unit.name if unit else "",
-            parties=tuple((p.id, p.name or (p.uscc or "")) for p in panel.parties),
-            replacement=inv.replacement_of is not None,
-        )
+        if inv is None:
+            raise NotFound("invitation.not_found", id=invitation_id)
+        raise Forbidden("invitation.not_yours")
+    return view
+
+
+def _invitation_view(inv: Invitation, panel: Panel, unit: UsingUnit | None) -> InvitationView:
+    """Plain values, read while the session is open (parties are loaded with the panel)."""
+    return InvitationView(
+        id=inv.id, panel_id=panel.id, status=inv.status, title=panel.title, matter_type=panel.matter_type,
+        description=panel.description, location=panel.location, starts_at=panel.starts_at,
+        ends_at=panel.ends_at, deadline=inv.deadline, unit_name=unit.name if unit else "",
+        parties=tuple((p.id, p.name or (p.uscc or "")) for p in panel.parties),
+        replacement=inv.replacement_of is not None,
+    )
 
 
 async def list_invitations(uow: UnitOfWork, roles: Roles, *, limit: int = 20) -> list[InvitationView]:
@@ -190,12 +200,12 @@ async def draw_view(uow: UnitOfWork, roles: Roles, panel_id: int, *, top: int = 
         row = await s.scalar(select(Draw).where(Draw.panel_id == panel_id).order_by(Draw.id.desc()).limit(1))
         if row is None:
             raise NotFound("draw.not_found", panel_id=panel_id)
-        ranking, _ = decode_ranking(row.ranking)
+        ranking, _ = stored_ranking(row)
         problems = await _verify(uow, row)
         reps = (await s.scalars(select(Invitation).where(Invitation.panel_id == panel_id,
                                                          Invitation.replacement_of.is_not(None))
                                 .order_by(Invitation.id))).all()
-        excl = tuple((str(c), str(r), str(d)) for c, r, d in row.exclusions)
+        excl = tuple((str(c), str(r), str(d)) for c, r, d in _exclusions(row))
         return DrawView(
             draw_id=row.id, panel_id=panel_id, seed=row.seed, algorithm=row.algorithm, created_at=row.created_at,
             digest=row.digest, pool_size=len(ranking), exclusions_by_reason=dict(Counter(r for _, r, _ in excl)),
@@ -208,28 +218,91 @@ async def draw_view(uow: UnitOfWork, roles: Roles, panel_id: int, *, top: int = 
         )
 
 
+def _exclusions(row: Draw) -> list[list[str]]:
+    try:
+        return list(json.loads(row.exclusions or "[]"))
+    except ValueError:
+        return []
+
+
 async def _verify(uow: UnitOfWork, row: Draw) -> list[str]:
-    ranking, masks = decode_ranking(row.ranking)
+    """Everything wrong with one stored draw, most fundamental first; [] when it holds.
+
+    Re-derives the ranking from the seed and the stored pool and the selection from the
+    ranking, fields and groups; re-hashes the stored texts and the header and compares them
+    with the draw.record entry of the audit chain; checks every invitation drawn from it
+    (initial and replacements) against the ranking."""
+    problems: list[str] = []
+    ranking, masks = stored_ranking(row)
     groups = [drawlib.SeatGroup.from_json(g) for g in row.groups]
-    problems = drawlib.verify_record(row.seed, row.algorithm, ranking, masks, groups, row.selection)
-    digest = drawlib.digest_record(row.seed, row.algorithm, ranking, row.exclusions, groups, row.selection, masks)
-    if digest != row.digest:
-        problems.append("digest: the stored record no longer hashes to its stored digest")
+    if row.record_version != 1:
+        n_masks = len(drawlib.split_text(row.masks))
+        if n_masks != len(ranking):
+            problems.append(f"masks: {n_masks} field masks stored for {len(ranking)} ranked codes")
+    problems += drawlib.verify_record(row.seed, row.algorithm, ranking, masks, groups, row.selection)
+    excluded = {str(e[0]) for e in _exclusions(row)}
+    both = sorted(excluded & set(ranking))
+    if both:
+        problems.append(f"exclusions: {both[0]} is both ranked and excluded ({len(both)} such code(s))")
+
     entry = await uow.session.scalar(select(AuditEntry.details).where(
         AuditEntry.action == "draw.record", AuditEntry.subject_type == "draw",
         AuditEntry.subject_id == str(row.id)).limit(1))
+    recorded: dict[str, Any] = json.loads(entry) if entry is not None else {}
+    if row.record_version == 1:
+        digest = drawlib.digest_record(row.seed, row.algorithm, ranking, _exclusions(row), groups, row.selection,
+                                       masks)
+        if digest != row.digest:
+            problems.append("digest: the stored record no longer hashes to its stored digest")
+    else:
+        header = drawlib.record_header(
+            row.seed, row.algorithm, groups, row.selection, drawlib.sha256_text(row.ranking),
+            drawlib.sha256_text(row.masks), drawlib.sha256_text(row.exclusions))
+        digest = drawlib.record_digest(header)
+        for key, value in header.items():
+            if entry is not None and recorded.get(key) != value:
+                part = key.removesuffix("_sha256")
+                what = "SHA-256 of the stored text" if key.endswith("_sha256") else "stored value"
+                problems.append(f"{part}: the {what} differs from the audit chain's draw.record entry")
+        if digest != row.digest:
+            problems.append("digest: the stored record no longer hashes to its stored digest")
     if entry is None:
         problems.append("audit: no draw.record entry for this draw")
-    else:
-        recorded = json.loads(entry).get("digest")
-        if recorded != digest:
-            problems.append("audit: the digest in the audit chain differs from the stored record")
+    elif recorded.get("digest") != digest:
+        problems.append("audit: the digest in the audit chain differs from the stored record")
+    problems += await _check_invitations(uow, row, ranking, masks, groups)
     return problems
 
 
+async def _check_invitations(uow: UnitOfWork, row: Draw, ranking: list[str], masks: dict[str, int],
+                             groups: list[drawlib.SeatGroup]) -> list[str]:
+    """Every invitation drawn from this draw names a ranked expert at his recorded rank, in a
+    group he holds a field of; when the selection filled the panel, the first invitations are
+    the selection."""
+    invs = (await uow.session.scalars(select(Invitation).where(Invitation.draw_id == row.id)
+                                      .order_by(Invitation.id))).all()
+    pos = {c: i + 1 for i, c in enumerate(ranking)}
+    out: list[str] = []
+    for inv in invs:
+        code = expert_code(inv.expert_id)
+        where = f"invitations: {code} (invitation {inv.id})"
+        if code not in pos:
+            out.append(f"{where} is not in the ranking")
+        elif inv.rank != pos[code]:
+            out.append(f"{where} has rank {inv.rank}, the ranking places him {pos[code]}")
+        elif not (0 <= inv.group_index < len(groups)) or not masks.get(code, 0) & groups[inv.group_index].mask:
+            out.append(f"{where} holds no field of group {inv.group_index}")
+    want = [(str(c), int(g)) for c, g in row.selection]
+    if invs and len(want) == sum(g.count for g in groups):  # a full panel was invited at once
+        first = [(expert_code(i.expert_id), i.group_index) for i in invs[:len(want)]]
+        if first != want:
+            out.append("invitations: the first invitations are not the recorded selection")
+    return out
+
+
 async def verify_draw(uow: UnitOfWork, panel_id: int) -> list[str]:
-    """Re-derive every draw of the panel from its stored row and check it against the digest
-    written to the audit chain; [] when all agree."""
+    """Re-derive every draw of the panel from its stored row and check it against what the
+    audit chain holds; [] when all agree."""
     async with uow:
         rows = (await uow.session.scalars(select(Draw).where(Draw.panel_id == panel_id).order_by(Draw.id))).all()
         if not rows:

@@ -6,10 +6,12 @@ This module is also the façade of the panel family: answers (`responses`), dire
 """
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from core import draw as drawlib
 from core.conflicts import normalize_unit_name, party_key
@@ -46,9 +48,8 @@ from core.services.responses import (
     withdraw_acceptance,
 )
 from core.services.seating import (
-    DrawRecord,
     Pick,
-    encode_ranking,
+    Seats,
     expert_account,
     gc_paused,
     get_panel,
@@ -58,7 +59,6 @@ from core.services.seating import (
     lock_draws,
     notify_unit,
     panel_pool,
-    seats_of,
     status_params,
 )
 
@@ -69,6 +69,10 @@ __all__ = [
     "list_panels", "panel_view", "record_exclusion", "record_no_show", "release_expert", "request_context",
     "request_panel", "verify_draw", "withdraw_acceptance",
 ]
+
+
+HASH_SLICE = 1024  # codes hashed between two yields to the event loop (~1 ms): the scan in
+# flight needs a few event-loop turns (cursor, execute, fetch) to get its work to the database
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ async def request_panel(
     """Create the panel and draw it in one transaction (Art. 12, 13).
 
     The draw is recorded (seed, algorithm, ranking with fields, exclusions, groups, selection,
-    digest) and its digest written to the audit chain *before* any invitation exists. When the
+    digest) and written to the audit chain *before* any invitation exists. When the
     pool cannot fill every seat nobody is invited: the panel is SHORT and the unit and the
     bureau are told which group is short and what they can do (relax, directed selection).
     """
@@ -131,43 +135,67 @@ async def request_panel(
             starts_at=form.starts_at, ends_at=form.ends_at, size=form.size, response_deadline=form.response_deadline,
             status=PanelStatus.SUBMITTED.value, created_at=now, updated_at=now,
         )
-        panel.parties = [PanelParty(name=p.name, name_norm=normalize_unit_name(p.name), uscc=p.uscc) for p in form.parties]
         panel.fields = [PanelField(category_id=cats[f.category], quota=f.quota, position=i) for i, f in enumerate(form.fields)]
         s.add(panel)
         await s.flush()
+        # The parties in one multi-row INSERT (the ORM would send one INSERT … RETURNING per row
+        # on SQLite), then read back in id order: their index is what exclusion details name.
+        if form.parties:
+            await s.execute(insert(PanelParty.__table__), [
+                {"panel_id": panel.id, "name": p.name, "name_norm": normalize_unit_name(p.name), "uscc": p.uscc}
+                for p in form.parties])
+        await s.refresh(panel, ["parties"])
         await audit.append(uow, roles.actor, "panel.request", "panel", panel.id, unit_id=unit, size=form.size,
                            fields=[f.category for f in form.fields], quotas=[f.quota for f in form.fields],
                            parties=len(form.parties))
 
         groups = groups_of(panel)
         drawlib.validate_groups(panel.size, groups)
-        pool = await panel_pool(uow, panel, exclude_invited=False)
-        with gc_paused():  # CPU-bound and synchronous: rank, seat, digest, encode
-            seed = drawlib.new_seed()
-            ranking = drawlib.rank(seed, pool.eligible.keys())
-            masks = pool.eligible  # field bits already cut to the requested fields
-            selection = drawlib.select(ranking, masks, groups)
-            chosen = [(c, g) for c, g in selection.chosen]
-            exclusions = [list(e) for e in pool.exclusions]
-            digest = drawlib.digest_record(seed.hex(), drawlib.ALGORITHM, ranking, exclusions, groups, chosen, masks)
-            stored = encode_ranking(ranking, masks)
-        row = Draw(panel_id=panel.id, seed=seed.hex(), algorithm=drawlib.ALGORITHM, created_at=now,
-                   ranking=stored, exclusions=exclusions,
-                   groups=[g.to_json() for g in groups], selection=[[c, g] for c, g in chosen], digest=digest)
+        seed = drawlib.new_seed()
+        ranker = drawlib.Ranker(seed)
+
+        async def feed(ids: Sequence[int], busy: bool) -> None:
+            """Hash the codes of each piece of the pool as it comes; while the next piece is
+            being scanned, yield now and then so that the scan's driver calls get through."""
+            if not busy:
+                ranker.add(ids)
+                return
+            for i in range(0, len(ids), HASH_SLICE):
+                ranker.add(ids[i:i + HASH_SLICE])
+                await asyncio.sleep(0)
+
+        pool = await panel_pool(uow, panel, exclude_invited=False, feed=feed)
+        with gc_paused():  # CPU-bound and synchronous: order, seat, hash the record
+            ranked = ranker.result(pool.ids, pool.masks)
+            selection = drawlib.select_ranked(ranked.pairs(), groups)
+            chosen = selection.chosen
+            excluded = drawlib.exclusions_text(pool.exclusions)
+            header = drawlib.record_header(
+                seed.hex(), drawlib.ALGORITHM, groups, chosen, drawlib.sha256_text(ranked.ranking_text),
+                drawlib.sha256_text(ranked.masks_text), drawlib.sha256_text(excluded))
+            digest = drawlib.record_digest(header)
+        row = Draw(panel_id=panel.id, seed=header["seed"], algorithm=drawlib.ALGORITHM,
+                   record_version=drawlib.RECORD_VERSION, created_at=now, ranking=ranked.ranking_text,
+                   masks=ranked.masks_text, exclusions=excluded, groups=header["groups"],
+                   selection=header["selection"], digest=digest)
         s.add(row)
         await s.flush()
-        await audit.append(uow, roles.actor, "draw.record", "draw", row.id, panel_id=panel.id, seed=row.seed,
-                           algorithm=row.algorithm, digest=digest, pool_size=pool.size, excluded=len(exclusions))
+        # The record goes into the chain before any invitation: seed, algorithm, groups and
+        # selection as they are, the ranking, the fields and the exclusions by their SHA-256.
+        await audit.append(uow, roles.actor, "draw.record", "draw", row.id, panel_id=panel.id,
+                           record_version=row.record_version, digest=digest, pool_size=pool.size,
+                           excluded=len(pool.exclusions), **header)
 
         invited = 0
         shortfall: tuple[ShortGroup, ...] = ()
         if selection.complete:
-            rec = DrawRecord(row, ranking, masks, groups)
-            positions = _positions(ranking, {c for c, _ in chosen})
-            picks = [Pick(code, g, positions[code]) for code, g in chosen]
+            picks = [Pick(code, g, selection.ranks[code]) for code, g in chosen]
             invited = len(await invite_many(uow, panel, row.id, picks, panel.response_deadline, actor=roles.actor))
             panel.status = PanelStatus.INVITING.value
-            seats = await seats_of(uow, panel, rec)
+            # A new panel: its seats are exactly the invitations just made (what seats_of
+            # would count), no directed selection yet.
+            held = tuple(sum(1 for _, g in chosen if g == i) for i in range(len(groups)))
+            seats = Seats(tuple(groups), held, {InvitationStatus.PENDING.value: invited}, 0, 0)
             await notify_unit(uow, panel, "panel_status", status_params(panel, seats))
         else:
             codes = {i: c for c, i in cats.items()}
@@ -188,18 +216,7 @@ async def request_panel(
             await notify_unit(uow, panel, "panel_short", params)
             await notify_admins(uow, "panel_short", params)
         await uow.commit()
-    return RequestResult(panel.id, row.id, panel.status, invited, pool.size, len(exclusions), shortfall)
-
-
-def _positions(ranking: list[str], codes: set[str]) -> dict[str, int]:
-    """1-based rank of each chosen code (they sit near the top: stop once all are found)."""
-    out: dict[str, int] = {}
-    for i, c in enumerate(ranking, 1):
-        if c in codes:
-            out[c] = i
-            if len(out) == len(codes):
-                break
-    return out
+    return RequestResult(panel.id, row.id, panel.status, invited, pool.size, len(pool.exclusions), shortfall)
 
 
 def _recheck(form: PanelRequestForm, ctx: RequestContext) -> PanelRequestForm:

@@ -1,45 +1,62 @@
 """The eligible pool of one draw (Art. 12, 13), computed in SQL and fast at 100,000 experts.
 
-One lean scan of `experts` (the field-mask test, status and term as a CASE, returning plain
-tuples) plus small indexed look-ups for the rest: current-unit, previous-unit, declared and
-recorded conflicts, unavailable days, overlapping bookings and (for replacements) earlier
-invitations to the same panel. Every in-scope expert (holding ≥1 requested field) that is
-left out is reported with one reason — the first that applies, in `ExclusionReason` order
-below — and a detail naming *which* party (by index; "unit" for the requesting unit), day or
-panel, never personal data.
+Two statements. The *look-ups* are small indexed queries, one UNION ALL, naming whoever a
+rule strikes out — current unit, previous unit within the look-back, declared and recorded
+conflicts, unavailable days, overlapping bookings and (for replacements) earlier invitations
+to the same panel — each row with the rule and what it names (organisation, day, panel). The
+*scan* reads the experts' narrow covering index once and returns its rows concatenated into
+four texts — one row crosses the driver, not 50,000: the *candidates* (in scope, i.e.
+holding ≥1 requested field, active, term covering the meeting) with their field bits among
+the requested fields, and the other in-scope experts, not active or out of term. The pool is
+the candidates minus those the look-ups name; only those candidates get a look-up reason.
+On PostgreSQL a draw has the scan run in up to four id-range pieces and hashes one piece's
+codes while the server scans the next (`compute_pool(feed=…)`).
+
+Every in-scope expert that is left out is reported with one reason — the first that applies,
+in `ExclusionReason` order below — and a detail naming *which* party (by index; "unit" for the
+requesting unit), day or panel, never personal data. Among rows of the same reason the
+smallest detail wins (first party, earliest day, lowest panel id).
 
 Organisation matching follows `core.conflicts.matches`: equal credit codes when both sides
-have one, otherwise equal normalised names. In SQL that is: an expert with a credit code
-conflicts when the code is among the parties' codes or the name among the names of parties
-*without* a code; an expert without one conflicts when the name is among all parties' names.
+have one, otherwise equal normalised names. In SQL that is: an organisation with a credit
+code conflicts when the code is among the parties' codes or the name among the names of
+parties *without* a code; one without a code conflicts when the name is among all parties'
+names.
+
+`bare_eligible_ids_sql` is the same filtering as one plain SELECT of the eligible ids, one row
+each (the look-ups as one `NOT IN`): the benchmark's baseline and a cross-check in the tests.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, datetime, tzinfo
+from functools import cached_property
+from itertools import repeat
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, or_, select, text
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Date, Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import TextClause
 
-from core.conflicts import PartyKey, matches, party_key
-from core.db.models import (
-    DeclaredConflict,
-    Expert,
-    Invitation,
-    Panel,
-    PreviousUnit,
-    RecordedExclusion,
-    Unavailability,
-)
+from core import draw as drawlib
+from core.conflicts import PartyKey, party_key
+from core.db.base import UTCDateTime
+from core.db.models import Panel
 from core.db.models.people import expert_code
 from core.db.uow import UnitOfWork
-from core.enums import SEAT_HOLDING, OPEN_PANEL_STATUSES, ExclusionReason, ExpertStatus
+from core.enums import OPEN_PANEL_STATUSES, SEAT_HOLDING, ExclusionReason, ExpertStatus
 from core.panel_request import meeting_days
 
-__all__ = ["Pool", "PoolQuery", "bare_eligible_ids_sql", "compute_pool", "lookback_start", "pool_query"]
+try:  # numpy comes with matplotlib (a dependency)
+    import numpy as np
+except ImportError:  # pragma: no cover
+    np = None  # type: ignore[assignment]
+
+__all__ = ["Pool", "PoolQuery", "bare_eligible_ids", "bare_eligible_ids_sql", "compute_pool", "lookback_start",
+           "pool_query"]
 
 UNIT = "unit"  # detail of a match with the requesting unit
 
@@ -50,7 +67,8 @@ _ORDER = (
     ExclusionReason.CONFLICT_RECORDED, ExclusionReason.UNAVAILABLE, ExclusionReason.BOOKED,
     ExclusionReason.ALREADY_INVITED,
 )
-_RANK = {r: i for i, r in enumerate(_ORDER)}
+_KIND = {r: i for i, r in enumerate(_ORDER)}  # the `k` column of the look-ups
+_ORG_KINDS = frozenset(_KIND[r] for r in _ORDER[2:6])
 
 
 @dataclass(frozen=True)
@@ -83,15 +101,49 @@ class PoolQuery:
         codes = sorted({k.uscc for k in keys if k.uscc})
         return names, bare, codes
 
+    @cached_property
+    def _detail_maps(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """First key index by credit code, by name of a key without code, by any name."""
+        by_code: dict[str, int] = {}
+        by_bare: dict[str, int] = {}
+        by_name: dict[str, int] = {}
+        for i, (_, k) in enumerate(self.keys):
+            if k.uscc:
+                by_code.setdefault(k.uscc, i)
+            if k.norm:
+                by_name.setdefault(k.norm, i)
+                if not k.uscc:
+                    by_bare.setdefault(k.norm, i)
+        return by_code, by_bare, by_name
+
+    def which(self, norm: str | None, uscc: str | None) -> int | None:
+        """Index in `keys` of the first party the organisation (norm, uscc) matches, as
+        `core.conflicts.matches` decides; None when it matches none."""
+        by_code, by_bare, by_name = self._detail_maps
+        if uscc:
+            hits = [i for i in (by_code.get(uscc), by_bare.get(norm or "")) if i is not None]
+            return min(hits) if hits else None
+        return by_name.get(norm) if norm else None
+
 
 @dataclass(frozen=True)
 class Pool:
-    eligible: dict[str, int]  # public code → field mask, in id order
-    exclusions: list[tuple[str, str, str]] = field(default_factory=list)  # (code, reason, detail)
+    """The eligible experts — ids and their field bits among the requested fields, parallel
+    sequences (numpy arrays when numpy is there) in the scan's order — and every in-scope
+    exclusion as (code, reason, detail), sorted by code."""
+
+    ids: Sequence[int]
+    masks: Sequence[int]
+    exclusions: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @cached_property
+    def eligible(self) -> dict[str, int]:
+        """public code → field bits, in id order."""
+        return {expert_code(i): m for i, m in sorted(zip(map(int, self.ids), map(int, self.masks)))}
 
     @property
     def size(self) -> int:
-        return len(self.eligible)
+        return len(self.ids)
 
 
 def lookback_start(day: date, years: int) -> date:
@@ -115,176 +167,272 @@ def pool_query(
     )
 
 
-def _org_match(norm_col: Any, uscc_col: Any, q: PoolQuery) -> ColumnElement[bool]:
+# --- SQL ---------------------------------------------------------------------------------------
+#
+# Lists (party names, credit codes, statuses) are bound as one array on PostgreSQL (`= ANY(:x)`):
+# the statement text and its prepared plan stay the same whatever the party count, and its
+# generic plan is as good as a custom one. SQLite gets an expanded `IN (?, ?, …)`.
+
+_CANDIDATE = "status = :active AND term_start <= :first AND term_end >= :last"
+_LISTS = ("names", "bare", "codes", "seat_holding", "open_panel")
+
+
+def _in(col: str, param: str, dialect: str) -> str:
+    return f"{col} = ANY(:{param})" if dialect == "postgresql" else f"{col} IN :{param}"
+
+
+def _org_lookups(q: PoolQuery, dialect: str, table: str, eid: str, norm: str, uscc: str, extra: str = "") -> list[str]:
+    """Rows of `table` naming a party, as (eid, a=norm, b=uscc): one indexed look-up by name
+    and one by credit code (an OR of the two makes SQLite scan the table)."""
     names, bare, codes = q.name_sets()
-    return or_(
-        and_(uscc_col.is_not(None), or_(uscc_col.in_(codes), norm_col.in_(bare))),
-        and_(uscc_col.is_(None), norm_col.in_(names)),
-    )
-
-
-async def _named(uow: UnitOfWork, cols: list[Any], norm_col: Any, uscc_col: Any, q: PoolQuery,
-                 *where: Any) -> list[Any]:
-    """Rows naming any party by name, then by credit code: one indexed IN look-up each (an OR of
-    the two makes SQLite scan the table); `_which` then applies the exact rule of `matches`."""
-    names, _, codes = q.name_sets()
-    out: list[Any] = []
-    for col, values in ((norm_col, names), (uscc_col, codes)):
-        if values:
-            out += (await uow.session.execute(select(*cols).where(col.in_(values), *where))).all()
+    where = f" AND {extra}" if extra else ""
+    cols = f"SELECT {eid} AS eid, {norm} AS a, {uscc} AS b FROM {table}"
+    out = []
+    if names:
+        by_name = f"({uscc} IS NULL OR {_in(norm, 'bare', dialect)})" if bare else f"{uscc} IS NULL"
+        out.append(f"{cols} WHERE {_in(norm, 'names', dialect)} AND {by_name}{where}")
+    if codes:
+        out.append(f"{cols} WHERE {_in(uscc, 'codes', dialect)}{where}")
     return out
 
 
-def _which(q: PoolQuery, norm: str, uscc: str | None) -> str | None:
-    key = PartyKey(norm, uscc or None)
-    return next((detail for detail, k in q.keys if matches(key, k)), None)
+def _lookups(q: PoolQuery, dialect: str) -> list[tuple[int, str]]:
+    """(kind, SELECT eid, a, b) of every look-up that strikes a candidate out of the pool."""
+    out: list[tuple[int, str]] = []
+    if q.keys:
+        for kind, table, eid, norm, uscc, extra in (
+            (ExclusionReason.CONFLICT_CURRENT_UNIT, "experts", "id", "work_unit_norm", "work_unit_uscc", ""),
+            (ExclusionReason.CONFLICT_PREVIOUS_UNIT, "previous_units", "expert_id", "name_norm", "uscc",
+             "(left_on IS NULL OR left_on >= :lookback)"),
+            (ExclusionReason.CONFLICT_DECLARED, "declared_conflicts", "expert_id", "party_norm", "uscc", ""),
+            (ExclusionReason.CONFLICT_RECORDED, "recorded_exclusions", "expert_id", "party_norm", "uscc",
+             "active = :true"),
+        ):
+            out += [(_KIND[kind], sql) for sql in _org_lookups(q, dialect, table, eid, norm, uscc, extra)]
+    out.append((_KIND[ExclusionReason.UNAVAILABLE],
+                "SELECT expert_id AS eid, CAST(day AS TEXT) AS a, CAST(NULL AS TEXT) AS b FROM unavailability "
+                "WHERE day >= :first AND day <= :last"))
+    other = " AND p.id <> :panel" if q.panel_id is not None else ""
+    out.append((_KIND[ExclusionReason.BOOKED],
+                "SELECT i.expert_id AS eid, CAST(i.panel_id AS TEXT) AS a, CAST(NULL AS TEXT) AS b "
+                "FROM invitations i JOIN panels p ON p.id = i.panel_id "
+                f"WHERE {_in('i.status', 'seat_holding', dialect)} AND {_in('p.status', 'open_panel', dialect)} "
+                f"AND p.starts_at < :b_end AND p.ends_at > :b_start{other}"))
+    if q.exclude_invited and q.panel_id is not None:
+        out.append((_KIND[ExclusionReason.ALREADY_INVITED],
+                    "SELECT expert_id AS eid, CAST(NULL AS TEXT) AS a, CAST(NULL AS TEXT) AS b FROM invitations "
+                    "WHERE panel_id = :panel"))
+    return out
 
 
 def _agg(dialect: str, expr: str) -> str:
-    """Concatenate `expr` over the rows into one text: one row crosses the driver, not 50,000."""
+    """Concatenate `expr` over the rows into one text (NULLs skipped)."""
     return f"string_agg({expr}, ',')" if dialect == "postgresql" else f"group_concat({expr}, ',')"
 
 
-def _code_sql(dialect: str) -> str:
-    """`expert_code(id)` in SQL: 'E' and at least six digits."""
-    if dialect == "postgresql":
-        return "('E' || CASE WHEN id < 1000000 THEN lpad(id::text, 6, '0') ELSE id::text END)"
-    return "printf('E%06d', id)"
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
-def _split(blob: str | None) -> list[str]:
-    return blob.split(",") if blob else []
-
-
-async def compute_pool(uow: UnitOfWork, q: PoolQuery) -> Pool:
-    """The eligible pool and every in-scope exclusion with its reason (read-only).
-
-    One scan of the experts' narrow covering index returns its rows concatenated into three
-    texts (active with a covering term → the candidates' codes and field bits; the rest of the
-    in-scope experts → status/term exclusions) — one row crosses the driver, not 50,000 — then
-    small indexed look-ups strike candidates out. Field bits are kept for the requested fields
-    only."""
-    s = uow.session
-    dialect = uow.dialect
-    first, last = q.days[0], q.days[-1]
-    params = {"m": q.field_mask, "active": ExpertStatus.ACTIVE.value, "first": first, "last": last}
-    code = _code_sql(dialect)
-    covered = "(status = :active AND term_start <= :first AND term_end >= :last)"
-    mask_text = "(field_mask & :m)::text" if dialect == "postgresql" else "(field_mask & :m)"
-    # One scan of the (id, field_mask, status, term_start, term_end) covering index, in id
-    # order (the digest's canonical JSON sorts the codes: sorted input makes that cheap).
-    codes_blob, masks_blob, others = (await s.execute(text(
-        f"SELECT {_agg(dialect, 'CASE WHEN ok THEN code END')}, {_agg(dialect, 'CASE WHEN ok THEN mask END')}, "
-        f"{_agg(dialect, 'CASE WHEN NOT ok THEN code || why END')} FROM ("
-        f"SELECT {code} AS code, {mask_text} AS mask, COALESCE({covered}, FALSE) AS ok, "
-        f"CASE WHEN status <> :active THEN 'n' ELSE 't' END AS why "
-        f"FROM experts WHERE (field_mask & :m) <> 0 ORDER BY id) AS scope"), params)).one()
-    eligible: dict[str, int] = dict(zip(_split(codes_blob), map(int, _split(masks_blob))))
-    excluded: dict[str, tuple[ExclusionReason, str]] = {
-        item[:-1]: (ExclusionReason.NOT_ACTIVE if item[-1] == "n" else ExclusionReason.TERM, "")
-        for item in _split(others)
+def _bind(q: PoolQuery, sql: str, dialect: str) -> TextClause:
+    names, bare, codes = q.name_sets()
+    values: dict[str, Any] = {
+        "m": q.field_mask, "active": ExpertStatus.ACTIVE.value, "true": True,
+        "seat_holding": [s.value for s in SEAT_HOLDING], "open_panel": [s.value for s in OPEN_PANEL_STATUSES],
+        "names": names, "bare": bare, "codes": codes, "panel": q.panel_id,
     }
-
-    struck: dict[str, tuple[ExclusionReason, str]] = {}
-
-    def mark(eid: int, reason: ExclusionReason, detail: str) -> None:
-        c = expert_code(eid)
-        if c not in eligible:  # out of scope, or already left out for its status or term
-            return
-        old = struck.get(c)
-        if old is None or _RANK[reason] < _RANK[old[0]]:
-            struck[c] = (reason, detail)
-
-    e = Expert.__table__.c
-    if q.keys:
-        for eid, norm, uscc in await _named(uow, [e.id, e.work_unit_norm, e.work_unit_uscc],
-                                            e.work_unit_norm, e.work_unit_uscc, q):
-            if (d := _which(q, norm, uscc)) is not None:
-                mark(eid, ExclusionReason.CONFLICT_CURRENT_UNIT, d)
-        pu = PreviousUnit.__table__.c
-        for eid, norm, uscc, left_on in await _named(uow, [pu.expert_id, pu.name_norm, pu.uscc, pu.left_on],
-                                                     pu.name_norm, pu.uscc, q):
-            if (left_on is None or left_on >= q.lookback_from) and (d := _which(q, norm, uscc)) is not None:
-                mark(eid, ExclusionReason.CONFLICT_PREVIOUS_UNIT, d)
-        dc = DeclaredConflict.__table__.c
-        for eid, norm, uscc in await _named(uow, [dc.expert_id, dc.party_norm, dc.uscc], dc.party_norm, dc.uscc, q):
-            if (d := _which(q, norm, uscc)) is not None:
-                mark(eid, ExclusionReason.CONFLICT_DECLARED, d)
-        rc = RecordedExclusion.__table__.c
-        for eid, norm, uscc in await _named(uow, [rc.expert_id, rc.party_norm, rc.uscc], rc.party_norm, rc.uscc, q,
-                                            rc.active.is_(True)):
-            if (d := _which(q, norm, uscc)) is not None:
-                mark(eid, ExclusionReason.CONFLICT_RECORDED, d)
-
-    un = Unavailability.__table__.c
-    for eid, day in (await s.execute(
-        select(un.expert_id, un.day).where(un.day >= first, un.day <= last).order_by(un.day)
-    )).all():
-        mark(eid, ExclusionReason.UNAVAILABLE, f"day:{day.isoformat()}")
-
-    for eid, pid in (await s.execute(_booked(q))).all():
-        mark(eid, ExclusionReason.BOOKED, f"panel:{pid}")
-
-    if q.exclude_invited and q.panel_id is not None:
-        inv = Invitation.__table__.c
-        for (eid,) in (await s.execute(select(inv.expert_id).where(inv.panel_id == q.panel_id))).all():
-            mark(eid, ExclusionReason.ALREADY_INVITED, "")
-
-    for c in struck:
-        del eligible[c]
-    excluded.update(struck)
-    exclusions = [(c, r.value, d) for c, (r, d) in sorted(excluded.items())]
-    return Pool(eligible, exclusions)
+    typed: dict[str, tuple[Any, Any]] = {
+        "first": (q.days[0], Date()), "last": (q.days[-1], Date()), "lookback": (q.lookback_from, Date()),
+        "b_end": (q.ends_at, UTCDateTime()), "b_start": (q.starts_at, UTCDateTime()),
+    }
+    if dialect == "postgresql":
+        typed.update({k: (values.pop(k), ARRAY(Text())) for k in _LISTS})
+    used = set(_PARAM.findall(sql))
+    params = [bindparam(k, v, expanding=k in _LISTS) for k, v in values.items() if k in used]
+    params += [bindparam(k, v, type_=typ) for k, (v, typ) in typed.items() if k in used]
+    return text(sql).bindparams(*params)
 
 
-def _booked(q: PoolQuery) -> Any:
-    """(expert, panel) of seat-holding invitations on other open panels overlapping in time."""
-    inv = Invitation.__table__.c
-    p = Panel.__table__.c
-    stmt = (
-        select(inv.expert_id, inv.panel_id)
-        .join_from(Invitation.__table__, Panel.__table__, p.id == inv.panel_id)
-        .where(
-            inv.status.in_([s.value for s in SEAT_HOLDING]),
-            p.status.in_([s.value for s in OPEN_PANEL_STATUSES]),
-            p.starts_at < bindparam("b_end", q.ends_at, type_=Panel.starts_at.type),
-            p.ends_at > bindparam("b_start", q.starts_at, type_=Panel.ends_at.type),
-        )
-    )
-    if q.panel_id is not None:
-        stmt = stmt.where(p.id != q.panel_id)
-    return stmt
+def _experts(dialect: str) -> str:
+    """The experts table, read through its narrow covering index on SQLite: with the status and
+    term tests its planner may otherwise pick ix_experts_status_term and fetch 50,000 wide rows."""
+    return "experts INDEXED BY ix_experts_draw_scan" if dialect == "sqlite" else "experts"
 
 
-def bare_eligible_ids_sql(q: PoolQuery) -> Any:
-    """The single bare SELECT of the eligible expert ids (NOT EXISTS subqueries): the baseline
-    the benchmark compares a whole draw against, and a cross-check of `compute_pool`."""
-    e = Expert.__table__.c
-    first, last = q.days[0], q.days[-1]
-    conds: list[ColumnElement[bool]] = [
-        e.field_mask.op("&")(q.field_mask) != 0,
-        e.status == ExpertStatus.ACTIVE.value,
-        e.term_start <= first, e.term_end >= last,
-    ]
-    un = Unavailability.__table__.c
-    conds.append(~exists().where(un.expert_id == e.id, un.day >= first, un.day <= last))
-    booked = _booked(q).subquery()
-    conds.append(~exists().where(booked.c.expert_id == e.id))
-    if q.keys:
-        conds.append(~_org_match(e.work_unit_norm, e.work_unit_uscc, q))
-        pu = PreviousUnit.__table__.c
-        conds.append(~exists().where(pu.expert_id == e.id, or_(pu.left_on.is_(None), pu.left_on >= q.lookback_from),
-                                     _org_match(pu.name_norm, pu.uscc, q)))
-        dc = DeclaredConflict.__table__.c
-        conds.append(~exists().where(dc.expert_id == e.id, _org_match(dc.party_norm, dc.uscc, q)))
-        rc = RecordedExclusion.__table__.c
-        conds.append(~exists().where(rc.expert_id == e.id, rc.active.is_(True), _org_match(rc.party_norm, rc.uscc, q)))
-    if q.exclude_invited and q.panel_id is not None:
-        inv = Invitation.__table__.c
-        conds.append(~exists().where(inv.expert_id == e.id, inv.panel_id == q.panel_id))
-    return select(e.id).where(*conds).order_by(e.id)
+def scan_sql(q: PoolQuery, dialect: str, lo: int | None = None, hi: int | None = None) -> TextClause:
+    """One row, four texts of numbers joined by ',': the ids of the candidates (in scope,
+    active, term covering the meeting) and their field bits among the requested fields; the ids
+    of the other in-scope experts, not active, and active but out of term. With `lo`, `hi`:
+    only the ids in [lo, hi)."""
+    ok = f"COALESCE({_CANDIDATE}, FALSE)"
+    idt, mask = ("id::text", "(field_mask & :m)::text") if dialect == "postgresql" else ("id", "(field_mask & :m)")
+    sql = (f"SELECT {_agg(dialect, f'CASE WHEN {ok} THEN {idt} END')}, "
+           f"{_agg(dialect, f'CASE WHEN {ok} THEN {mask} END')}, "
+           f"{_agg(dialect, f'CASE WHEN status <> :active THEN {idt} END')}, "
+           f"{_agg(dialect, f'CASE WHEN status = :active AND NOT {ok} THEN {idt} END')} "
+           f"FROM {_experts(dialect)} WHERE (field_mask & :m) <> 0")
+    if lo is not None:
+        return _bind(q, sql + " AND id >= :lo AND id < :hi", dialect).bindparams(bindparam("lo", lo),
+                                                                                  bindparam("hi", hi))
+    return _bind(q, sql, dialect)
+
+
+def lookups_sql(q: PoolQuery, dialect: str) -> TextClause:
+    """(expert id, kind, a, b) of every look-up row: who would be struck out, why, and what
+    (organisation name and credit code, day, panel) named him. Small and index-driven; the
+    caller keeps the rows of candidates."""
+    sql = " UNION ALL ".join(f"SELECT eid, {kind} AS k, a, b FROM ({sql}) AS s{i}"
+                             for i, (kind, sql) in enumerate(_lookups(q, dialect)))
+    return _bind(q, sql, dialect)
+
+
+def bare_eligible_ids_sql(q: PoolQuery, dialect: str, *, one_text: bool = False) -> TextClause:
+    """The single bare SELECT of the eligible expert ids, one row each: the same filtering as
+    `compute_pool` (the look-ups as one `NOT IN`), without the reasons, the ranking or any
+    write. With `one_text`, the ids come back joined by ',' in one row, as the pool's scan
+    returns them."""
+    struck = " UNION ALL ".join(f"SELECT eid FROM ({sql}) AS s{i}" for i, (_, sql) in enumerate(_lookups(q, dialect)))
+    col = _agg(dialect, "id::text" if dialect == "postgresql" else "id") if one_text else "id"
+    sql = f"SELECT {col} FROM {_experts(dialect)} WHERE (field_mask & :m) <> 0 AND {_CANDIDATE} AND id NOT IN ({struck})"
+    return _bind(q, sql, dialect)
 
 
 async def bare_eligible_ids(uow: UnitOfWork, q: PoolQuery) -> list[int]:
-    return list((await uow.session.scalars(bare_eligible_ids_sql(q))).all())
+    return sorted((await uow.session.scalars(bare_eligible_ids_sql(q, uow.dialect))).all())
 
+
+# --- the pool ----------------------------------------------------------------------------------
+
+# On PostgreSQL, pools over a wider id range than this are scanned in id-range pieces, so that
+# the caller's `feed` (the ranking's hashing) works on one piece while the server scans the next.
+PIECE_IDS = 25_000
+MAX_PIECES = 4
+FORCE_PIECES = False  # tests: pieces on SQLite too
+
+
+Feed = Callable[[Sequence[int], bool], Awaitable[None]]
+
+
+async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None) -> Pool:
+    """The eligible pool and every in-scope exclusion with its reason (read-only).
+
+    The candidates minus those a look-up names are the pool; each of those carries the first
+    reason that applies (kinds are numbered in `_ORDER`, so the smallest wins).
+
+    `feed(ids, busy)`, if given, receives the pool's ids piece by piece, in the order of
+    `Pool.ids`; `busy` says that the scan of the next piece is running meanwhile (in the
+    PostgreSQL server), so that `feed` should yield to the event loop now and then."""
+    s = uow.session
+    dialect = uow.dialect
+    rows = (await s.execute(lookups_sql(q, dialect))).all()
+    named = _unique_ids(r[0] for r in rows)
+    bounds = await _pieces(uow) if feed is not None else [(None, None)]
+    scans = [scan_sql(q, dialect, lo, hi) for lo, hi in bounds]
+    cand_ids: list[Sequence[int]] = []
+    pool_ids: list[Sequence[int]] = []
+    pool_masks: list[Sequence[int]] = []
+    lapsed: list[tuple[str, str, str]] = []
+    pending: asyncio.Future[Any] = asyncio.ensure_future(s.execute(scans[0]))
+    try:
+        for k in range(len(scans)):
+            ids_text, masks_text, inactive, out_of_term = (await pending).one()
+            if k + 1 < len(scans):
+                pending = asyncio.ensure_future(s.execute(scans[k + 1]))
+                await asyncio.sleep(0)  # let the next scan reach the driver before `feed` takes the CPU
+            ids, masks = drawlib.parse_ints(ids_text or ""), drawlib.parse_ints(masks_text or "")
+            cand_ids.append(ids)
+            ids, masks = _drop(ids, masks, named)
+            pool_ids.append(ids)
+            pool_masks.append(masks)
+            lapsed += _plain(inactive, ExclusionReason.NOT_ACTIVE) + _plain(out_of_term, ExclusionReason.TERM)
+            if feed is not None:
+                await feed(ids, k + 1 < len(scans))
+    finally:
+        if not pending.done():  # `feed` failed: let the scan in flight finish before the session is used again
+            await asyncio.gather(pending, return_exceptions=True)
+    best: dict[int, tuple[int, Any, str]] = {}  # expert id → (kind, order key, detail)
+    for eid, kind, a, b in _of_candidates(rows, _concat(cand_ids)):
+        entry = _reason(q, int(kind), a, b)
+        old = best.get(eid)
+        if old is None or entry[:2] < old[:2]:
+            best[eid] = entry
+    exclusions = lapsed + [(expert_code(eid), _ORDER[k].value, d) for eid, (k, _, d) in best.items()]
+    exclusions.sort()
+    return Pool(_concat(pool_ids), _concat(pool_masks), exclusions)
+
+
+async def _pieces(uow: UnitOfWork) -> list[tuple[int | None, int | None]]:
+    """Id ranges [lo, hi) covering every expert: one unless the ids span more than PIECE_IDS,
+    and one on SQLite — there the scan runs in this process (aiosqlite's thread), and hashing
+    beside it gained ~10 % with a second core idle but lost as much with it busy."""
+    if uow.dialect != "postgresql" and not FORCE_PIECES:
+        return [(None, None)]
+    # Two scalar sub-queries: each is one index probe (a single SELECT of min and max makes
+    # SQLite scan the table).
+    lo, hi = (await uow.session.execute(text(
+        "SELECT (SELECT min(id) FROM experts), (SELECT max(id) FROM experts)"))).one()
+    if lo is None or hi - lo < PIECE_IDS or np is None:
+        return [(None, None)]
+    n = min(MAX_PIECES, (hi - lo) // PIECE_IDS + 1)
+    edges = [lo + (hi + 1 - lo) * i // n for i in range(n + 1)]
+    return [(a, b) for a, b in zip(edges, edges[1:])]
+
+
+def _unique_ids(ids: Iterable[Any]) -> Sequence[int]:
+    if np is not None:
+        return np.unique(np.fromiter((int(i) for i in ids), dtype=np.int64))
+    return sorted({int(i) for i in ids})
+
+
+def _concat(parts: list[Sequence[int]]) -> Sequence[int]:
+    if len(parts) == 1:
+        return parts[0]
+    if np is not None:
+        return np.concatenate(parts)
+    return [x for p in parts for x in p]
+
+
+def _plain(ids_text: str | None, reason: ExclusionReason) -> list[tuple[str, str, str]]:
+    """Exclusions without a detail, from a text of ids joined by ','."""
+    if not ids_text:
+        return []
+    codes = drawlib.join_decimal(drawlib.parse_ints(ids_text), b"E", 6).decode("ascii").split(",")
+    return list(zip(codes, repeat(reason.value), repeat("")))
+
+
+def _of_candidates(rows: Sequence[Any], ids: Sequence[int]) -> list[Any]:
+    """The look-up rows naming a candidate (the others are out of scope or already excluded
+    for their status or term)."""
+    if not rows:
+        return []
+    if np is not None and isinstance(ids, np.ndarray):
+        hit = np.isin(np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows)), ids)
+        return [r for r, h in zip(rows, hit.tolist()) if h]
+    cands = set(ids)
+    return [r for r in rows if r[0] in cands]
+
+
+def _drop(ids: Sequence[int], masks: Sequence[int], struck: Sequence[int]) -> tuple[Sequence[int], Sequence[int]]:
+    """The ids (and their masks) not in `struck`."""
+    if not len(struck):
+        return ids, masks
+    if np is not None and isinstance(ids, np.ndarray):
+        keep = ~np.isin(ids, np.asarray(struck, dtype=np.int64))
+        return ids[keep], np.asarray(masks)[keep]
+    out = set(struck)
+    pairs = [(i, m) for i, m in zip(ids, masks) if i not in out]
+    return [i for i, _ in pairs], [m for _, m in pairs]
+
+
+def _reason(q: PoolQuery, kind: int, a: Any, b: Any) -> tuple[int, Any, str]:
+    """(kind, order key, detail) of one look-up row."""
+    if kind in _ORG_KINDS:
+        i = q.which(a, b)
+        if i is None:  # pragma: no cover - the SQL applies the same rule
+            return kind, len(q.keys), ""
+        return kind, i, q.keys[i][0]
+    if kind == _KIND[ExclusionReason.UNAVAILABLE]:
+        day = str(a)[:10]
+        return kind, day, f"day:{day}"
+    if kind == _KIND[ExclusionReason.BOOKED]:
+        return kind, int(a), f"panel:{int(a)}"
+    return kind, 0, ""

@@ -19,6 +19,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,7 +50,7 @@ from core.enums import (
 from core.errors import NotFound
 from core.outbox import enqueue, notify_admins
 from core.services import audit
-from core.services.pool import Pool, compute_pool, pool_query
+from core.services.pool import Feed, Pool, compute_pool, pool_query
 
 # Draws take the audit chain's advisory lock (PostgreSQL): every drawing transaction appends to
 # the audit chain anyway, which serialises on that lock until commit. Taking it *first* makes
@@ -88,13 +89,8 @@ async def lock_draws(uow: UnitOfWork) -> None:
 
 # --- the stored draw ---------------------------------------------------------------------------
 
-def encode_ranking(ranking: list[str], masks: dict[str, int]) -> str:
-    """`CODE:MASK` joined by ','; MASK = the expert's field bits among the requested fields at
-    draw time, which a verifier needs to re-derive the seats (fields can change later)."""
-    return ",".join([f"{c}:{masks[c]}" for c in ranking])
-
-
 def decode_ranking(stored: str) -> tuple[list[str], dict[str, int]]:
+    """A version-1 ranking (`CODE:MASK` joined by ','): the codes in order and their masks."""
     if not stored:
         return [], {}
     ranking: list[str] = []
@@ -106,14 +102,32 @@ def decode_ranking(stored: str) -> tuple[list[str], dict[str, int]]:
     return ranking, masks
 
 
+def stored_ranking(row: Draw) -> tuple[list[str], dict[str, int]]:
+    """The draw's ranking (public codes in order) and each ranked expert's fields at draw time."""
+    if row.record_version == 1:
+        return decode_ranking(row.ranking)
+    ranking = drawlib.split_text(row.ranking)
+    return ranking, dict(zip(ranking, map(int, drawlib.split_text(row.masks))))
+
+
 @dataclass(frozen=True)
 class DrawRecord:
     row: Draw
-    ranking: list[str]
-    masks: dict[str, int]
     groups: list[drawlib.SeatGroup]
 
+    @cached_property
+    def _lists(self) -> tuple[list[str], dict[str, int]]:
+        return stored_ranking(self.row)
+
     @property
+    def ranking(self) -> list[str]:
+        return self._lists[0]
+
+    @property
+    def masks(self) -> dict[str, int]:
+        return self._lists[1]
+
+    @cached_property
     def positions(self) -> dict[str, int]:
         return {c: i + 1 for i, c in enumerate(self.ranking)}
 
@@ -123,8 +137,7 @@ async def latest_draw(uow: UnitOfWork, panel_id: int) -> DrawRecord | None:
         select(Draw).where(Draw.panel_id == panel_id).order_by(Draw.id.desc()).limit(1))
     if row is None:
         return None
-    ranking, masks = decode_ranking(row.ranking)
-    return DrawRecord(row, ranking, masks, [drawlib.SeatGroup.from_json(g) for g in row.groups])
+    return DrawRecord(row, [drawlib.SeatGroup.from_json(g) for g in row.groups])
 
 
 def groups_of(panel: Panel) -> list[drawlib.SeatGroup]:
@@ -141,12 +154,12 @@ async def category_codes(uow: UnitOfWork) -> dict[int, str]:
 
 # --- the pool of a panel -----------------------------------------------------------------------
 
-async def panel_pool(uow: UnitOfWork, panel: Panel, *, exclude_invited: bool) -> Pool:
+async def panel_pool(uow: UnitOfWork, panel: Panel, *, exclude_invited: bool, feed: Feed | None = None) -> Pool:
     unit = await uow.session.get(UsingUnit, panel.unit_id)
     unit_key = party_key(unit.name, unit.uscc) if unit is not None else None
     q = pool_query(panel, [f.category_id for f in panel.fields], unit_key, uow.settings.tz,
                    uow.settings.rules.conflict_lookback_years, exclude_invited=exclude_invited)
-    return await compute_pool(uow, q)
+    return await compute_pool(uow, q, feed=feed)
 
 
 # --- loading with the caller's rights checked elsewhere ---------------------------------------
@@ -292,12 +305,16 @@ async def invite_many(
     accounts = dict((await s.execute(select(Account.expert_id, Account.id).where(
         Account.expert_id.in_([i.expert_id for i in invs])))).all())
     matter = await matter_params(uow, panel)
+    entries: list[tuple[str, str, Any, dict[str, Any]]] = []
     for inv, p in zip(invs, picks):
         if p.replacement:
-            await audit.append(uow, actor, "draw.replacement", "panel", panel.id, draw_id=draw_id, invitation_id=inv.id,
-                               expert_code=p.code, group=p.group, rank=p.rank, replacement_of=p.replacement_of)
-        await audit.append(uow, actor, "invitation.create", "invitation", inv.id, panel_id=panel.id,
-                           expert_id=inv.expert_id, group=p.group, rank=p.rank, replacement_of=p.replacement_of)
+            entries.append(("draw.replacement", "panel", panel.id, dict(
+                draw_id=draw_id, invitation_id=inv.id, expert_code=p.code, group=p.group, rank=p.rank,
+                replacement_of=p.replacement_of)))
+        entries.append(("invitation.create", "invitation", inv.id, dict(
+            panel_id=panel.id, expert_id=inv.expert_id, group=p.group, rank=p.rank, replacement_of=p.replacement_of)))
+    await audit.append_many(uow, actor, entries)
+    for inv, p in zip(invs, picks):
         acc = accounts.get(inv.expert_id)
         if acc is not None:  # a new invitation id: no dedupe look-up needed
             await enqueue(uow, acc, "invitation", {**matter, "invitation_id": inv.id, "deadline": deadline.isoformat(),

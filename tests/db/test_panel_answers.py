@@ -2,6 +2,7 @@
 its replacement from the same stored ranking; forged and repeated presses; confirmation."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from core.db.models import AuditEntry, DeclaredConflict, Draw, Invitation, Outbo
 from core.enums import ExclusionReason, InvitationStatus, PanelStatus
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.services import panels
-from core.services.seating import decode_ranking
+from core.services.seating import stored_ranking
 from tests.factories import MadeExpert, make_admin, make_expert, make_unit_contact, outbox_kinds, panel_form, rows
 
 YES = {"unit_consent": True, "no_conflict": True, "confidentiality": True}
@@ -34,7 +35,7 @@ class Stage:
 
     async def ranking(self) -> list[str]:
         draw = (await rows(self.core, Draw, Draw.panel_id == self.panel_id))[-1]
-        return decode_ranking(draw.ranking)[0]
+        return stored_ranking(draw)[0]
 
     async def panel(self) -> Panel:
         return (await rows(self.core, Panel, Panel.id == self.panel_id))[0]
@@ -165,7 +166,7 @@ async def test_declared_conflict_is_remembered_and_replaced(core: Core) -> None:
     res2 = await panels.request_panel(core.uow(), st.contact, panel_form(  # type: ignore[arg-type]
         core, starts_in=timedelta(days=30), parties=[("新疆某某化工有限公司", None)]))
     draw = (await rows(core, Draw, Draw.panel_id == res2.panel_id))[0]
-    assert [st.who(inv).code, ExclusionReason.CONFLICT_DECLARED, "party:0"] in draw.exclusions
+    assert [st.who(inv).code, ExclusionReason.CONFLICT_DECLARED, "party:0"] in json.loads(draw.exclusions)
 
 
 async def test_conflict_after_acceptance_frees_the_seat(core: Core) -> None:

@@ -2,6 +2,7 @@
 confidential views, verification, cancellation, completion and recorded exclusions."""
 from __future__ import annotations
 
+import json
 import random
 from datetime import date, timedelta
 
@@ -15,7 +16,7 @@ from core.enums import ExclusionReason, ExpertStatus, InvitationStatus, PanelSta
 from core.errors import Conflict, DomainError, Forbidden
 from core.services import enrolment, panels
 from core.services.pool import bare_eligible_ids, compute_pool, pool_query
-from core.services.seating import decode_ranking
+from core.services.seating import stored_ranking
 from tests.factories import (
     make_admin,
     make_expert,
@@ -30,7 +31,7 @@ USCC_A = "91350100M000100Y43"  # a well-formed unified social credit code
 
 async def _exclusions(core: Core, panel_id: int) -> dict[str, tuple[str, str]]:
     draw = (await rows(core, Draw, Draw.panel_id == panel_id))[-1]
-    return {c: (r, d) for c, r, d in draw.exclusions}
+    return {c: (r, d) for c, r, d in json.loads(draw.exclusions)}
 
 
 async def _invited(core: Core, panel_id: int) -> list[Invitation]:
@@ -45,7 +46,7 @@ async def test_request_draws_records_then_invites(core: Core) -> None:
     invs = await _invited(core, res.panel_id)
     assert [i.status for i in invs] == ["pending"] * 3
     draw = (await rows(core, Draw, Draw.panel_id == res.panel_id))[0]
-    ranking, masks = decode_ranking(draw.ranking)
+    ranking, masks = stored_ranking(draw)
     assert sorted(ranking) == sorted(e.code for e in experts)
     assert [c for c, _ in draw.selection] == ranking[:3]
     assert [i.rank for i in invs] == [1, 2, 3] and all(i.draw_id == draw.id for i in invs)
@@ -169,6 +170,34 @@ async def test_exclusion_current_unit_by_credit_code_and_requesting_unit(core: C
     assert same_name_other_code.code not in excl
 
 
+async def test_organisation_matching_in_sql_is_core_conflicts_matches(core: Core) -> None:
+    """Every combination of names and credit codes, on the current and the previous unit: the
+    pool's SQL strikes exactly the experts `core.conflicts.matches` pairs with a party, and
+    names the first such party."""
+    from core.conflicts import matches
+
+    code_b = "91110000100000000X".replace("X", "0")
+    orgs = [("某某化工有限公司", None), ("某某化工有限公司", USCC_A), ("某某化工有限公司", code_b),
+            ("别的公司", USCC_A), ("别的公司", None), ("别的公司", code_b), ("第三家公司", USCC_A)]
+    parties = [("某某化工有限公司", None), ("别的公司", USCC_A)]
+    today = core.clock.now().date()
+    made = []
+    for name, uscc in orgs:
+        made.append((await make_expert(core, ["eia"], work_unit=name, work_unit_uscc=uscc), name, uscc, "current"))
+        made.append((await make_expert(core, ["eia"], previous_units=[(name, uscc, today)]), name, uscc, "previous"))
+    res = await _request_with(core, parties=parties)
+    excl = await _exclusions(core, res.panel_id)
+    keys = [party_key(n, u) for n, u in parties]
+    for expert, name, uscc, which in made:
+        first = next((i for i, k in enumerate(keys) if matches(party_key(name, uscc), k)), None)
+        if first is None:
+            assert expert.code not in excl, (name, uscc, which)
+        else:
+            reason = (ExclusionReason.CONFLICT_CURRENT_UNIT if which == "current"
+                      else ExclusionReason.CONFLICT_PREVIOUS_UNIT)
+            assert excl[expert.code] == (reason, f"party:{first}"), (name, uscc, which)
+
+
 async def test_exclusion_previous_unit_within_lookback(core: Core) -> None:
     today = core.clock.now().date()
     recent = await make_expert(core, ["eia"], previous_units=[("某某化工有限责任公司", None, today - timedelta(days=400))])
@@ -227,9 +256,9 @@ async def test_pool_agrees_with_the_bare_query(core: Core) -> None:
         bare = await bare_eligible_ids(uow, q)
     assert sorted(int(c[1:]) for c in pool.eligible) == bare
     draw = (await rows(core, Draw, Draw.panel_id == res.panel_id))[0]
-    assert sorted(decode_ranking(draw.ranking)[0]) == sorted(pool.eligible)
+    assert sorted(stored_ranking(draw)[0]) == sorted(pool.eligible)
     assert {c for c, _ in draw.selection} <= set(pool.eligible)
-    assert {c for c, *_ in draw.exclusions} == {c for c, *_ in pool.exclusions}
+    assert {c for c, *_ in json.loads(draw.exclusions)} == {c for c, *_ in pool.exclusions}
 
 
 # --- short pools -----------------------------------------------------------------------------
@@ -388,11 +417,12 @@ async def test_withdrawal_from_the_roster_frees_seats(core: Core) -> None:
 
 
 async def test_stored_ranking_holds_codes_with_requested_field_bits(core: Core) -> None:
-    """The stored ranking is compact text: CODE:MASK, one per eligible expert."""
+    """The stored ranking is compact text: the codes joined by ',', and beside it each ranked
+    expert's field bits among the requested fields, in the same order."""
     contact = await make_unit_contact(core)
-    for _ in range(3):
-        await make_expert(core, ["eia", "climate"])
+    experts = [await make_expert(core, ["eia", "climate"]) for _ in range(3)]
     res = await panels.request_panel(core.uow(), contact, panel_form(core))
     async with core.sessions() as s:
-        stored = await s.scalar(select(Draw.ranking).where(Draw.panel_id == res.panel_id))
-    assert stored is not None and all(item.split(":")[1] == str(1 << 5) for item in stored.split(","))
+        ranking, masks = (await s.execute(select(Draw.ranking, Draw.masks).where(Draw.panel_id == res.panel_id))).one()
+    assert sorted(ranking.split(",")) == sorted(e.code for e in experts)
+    assert masks.split(",") == [str(1 << 5)] * 3

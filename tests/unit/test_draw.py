@@ -527,3 +527,125 @@ def test_uniformity_test_catches_a_biased_ranking() -> None:
         return sorted(codes, key=lambda c: (rank_key(seed, c)[0] >> 4, c))
 
     assert chi2_of_draws(top_bits_rank) > CHI2_19_999
+
+
+# --- the fast paths of a real draw -------------------------------------------------------------
+
+import numpy as np  # noqa: E402
+
+from core import draw as drawlib  # noqa: E402
+
+
+@given(st.lists(st.integers(0, 10**13), max_size=60, unique=True), st.integers(1, 8), st.binary(max_size=2))
+@settings(max_examples=200, deadline=None)
+def test_join_decimal_matches_formatting(values: list[int], width: int, prefix: bytes) -> None:
+    prefix = prefix.replace(b",", b"x").replace(b"\0", b"y")
+    want = b",".join(b"%s%0*d" % (prefix, width, v) for v in values)
+    assert drawlib.join_decimal(np.array(values, dtype=np.int64), prefix, width) == want
+    assert drawlib.join_decimal(values, prefix, width) == want
+
+
+def test_join_decimal_codes_are_expert_codes() -> None:
+    ids = [1, 99_999, 100_000, 999_999, 1_000_000, 12_345_678]
+    assert drawlib.join_decimal(np.array(ids), b"E", 6).decode().split(",") == [code(i) for i in ids]
+    assert [drawlib.code_of(i) for i in ids] == [code(i) for i in ids]
+    assert drawlib.parse_ints(",".join(map(str, ids))).tolist() == ids
+    assert list(drawlib.parse_ints("")) == []
+
+
+@pytest.mark.parametrize("use_numpy", [True, False])
+@given(seeds, pools(max_size=60))
+@settings(max_examples=80, deadline=None)
+def test_rank_pool_is_rank(use_numpy: bool, seed: bytes, pool: dict[str, int]) -> None:
+    """The draw's fast path gives the reference ranking and the stored texts, with or without
+    numpy."""
+    ids = [int(c[1:]) for c in pool]
+    masks = [pool[c] for c in pool]
+    saved = drawlib._np
+    try:
+        if not use_numpy:
+            drawlib._np = None  # type: ignore[assignment]
+        args = (np.array(ids, dtype=np.int64), np.array(masks, dtype=np.int64)) if use_numpy else (ids, masks)
+        ranked = drawlib.rank_pool(seed, *args)
+    finally:
+        drawlib._np = saved
+    ranking = ref_rank(seed, list(pool))
+    assert ranked.ranking_text == drawlib.ranking_text(ranking)
+    assert ranked.masks_text == drawlib.masks_text(pool[c] for c in ranking)
+    assert list(ranked.pairs()) == [(c, pool[c]) for c in ranking]
+    assert len(ranked) == len(pool)
+
+
+def test_ranking_ties_on_the_first_eight_bytes_fall_back_to_full_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Equal 64-bit prefixes (never seen in practice) are ordered by the full digest, then code."""
+    same = b"\x01" * 8
+    fake = {b"E000001": same + b"\x09" * 24, b"E000002": same + b"\x03" * 24, b"E000003": b"\x00" * 32,
+            b"E000004": same + b"\x03" * 24}
+    monkeypatch.setattr(drawlib, "_digests", lambda seed, msgs: [fake[m] for m in msgs])
+    msgs = list(fake)
+    assert [msgs[i] for i in drawlib.rank_order(b"s", msgs)] == [b"E000003", b"E000002", b"E000004", b"E000001"]
+
+
+def test_select_ranked_reads_only_what_it_needs_and_reports_ranks() -> None:
+    seen: list[str] = []
+
+    def walk():  # type: ignore[no-untyped-def]
+        for i in range(1, 1000):
+            seen.append(code(i))
+            yield code(i), fields_mask({1} if i % 2 else {2})
+
+    sel = drawlib.select_ranked(walk(), [SeatGroup(frozenset({1}), 2), SeatGroup(frozenset({2}), 1)])
+    assert sel.chosen == [("E000001", 0), ("E000002", 1), ("E000003", 0)]
+    assert sel.ranks == {"E000001": 1, "E000002": 2, "E000003": 3} and len(seen) == 3
+
+
+def test_record_header_digest_covers_every_part() -> None:
+    seed_hex, ranking, masks, groups, chosen = _record()
+    texts = (drawlib.ranking_text(ranking), drawlib.masks_text(masks[c] for c in ranking),
+             drawlib.exclusions_text([("E000099", "term", "")]))
+    shas = [drawlib.sha256_text(t) for t in texts]
+    header = drawlib.record_header(seed_hex, ALGORITHM, groups, chosen, *shas)
+    assert header["ranking_sha256"] == hashlib.sha256(texts[0].encode()).hexdigest()
+    d = drawlib.record_digest(header)
+    assert d == hashlib.sha256(
+        __import__("json").dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
+    variants = [
+        drawlib.record_header("00" * 32, ALGORITHM, groups, chosen, *shas),
+        drawlib.record_header(seed_hex, "x", groups, chosen, *shas),
+        drawlib.record_header(seed_hex, ALGORITHM, groups[::-1], chosen, *shas),
+        drawlib.record_header(seed_hex, ALGORITHM, groups, chosen[:-1], *shas),
+        drawlib.record_header(seed_hex, ALGORITHM, groups, chosen, shas[1], shas[0], shas[2]),
+        drawlib.record_header(seed_hex, ALGORITHM, groups, chosen, shas[0], shas[1], shas[0]),
+    ]
+    assert len({d, *(drawlib.record_digest(v) for v in variants)}) == 1 + len(variants)
+
+
+def test_exclusions_text_is_canonical_and_sorted() -> None:
+    rows = [("E000010", "term", ""), ("E000002", "booked", "panel:7")]
+    assert drawlib.exclusions_text(rows) == '[["E000002","booked","panel:7"],["E000010","term",""]]'
+    assert drawlib.exclusions_text([]) == "[]"
+
+
+# --- which party an organisation matches (pool details) ----------------------------------------
+
+_names = st.sampled_from(["", "甲公司", "乙公司", "丙研究院"])
+_usccs = st.sampled_from([None, "91350100M000100Y43", "91650100MA77XXXXX0"])
+
+
+@given(st.lists(st.tuples(_names, _usccs), max_size=6), st.one_of(st.none(), st.tuples(_names, _usccs)),
+       _names, _usccs)
+@settings(max_examples=300, deadline=None)
+def test_pool_query_which_is_the_first_matching_party(parties, unit, norm, uscc) -> None:  # type: ignore[no-untyped-def]
+    """The pool names the first party (the requesting unit last) that core.conflicts.matches."""
+    from datetime import date, datetime, timezone
+
+    from core.conflicts import PartyKey, matches
+    from core.services.pool import PoolQuery
+
+    now = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    q = PoolQuery(field_mask=2, starts_at=now, ends_at=now, days=(date(2026, 11, 2),),
+                  parties=tuple(PartyKey(n, u) for n, u in parties),
+                  unit=PartyKey(*unit) if unit is not None else None, lookback_from=date(2020, 1, 1))
+    want = next((i for i, (_, k) in enumerate(q.keys) if matches(PartyKey(norm, uscc), k)), None)
+    assert q.which(norm, uscc) == want

@@ -80,3 +80,19 @@ def test_worked_example_is_true() -> None:
 def test_message_bytes_in_doc() -> None:
     assert "`45 30 30 30 31 32 33`" in DOC.read_text(encoding="utf-8")
     assert "E000123".encode("ascii").hex(" ") == "45 30 30 30 31 32 33"
+
+
+def verify_source() -> str:
+    """The first ```python block after "## What is stored", verbatim."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## What is stored"):]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "no python block in the storage section"
+    return match.group(1)
+
+
+def test_verification_reference_is_short_and_stdlib_only() -> None:
+    lines = [ln for ln in verify_source().splitlines() if ln.strip()]
+    assert len(lines) <= 20
+    imports = {m for ln in lines for m in re.findall(r"^(?:import|from) ([\w, ]+)", ln)}
+    assert imports <= {"hashlib, json", "hashlib", "json"}

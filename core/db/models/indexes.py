@@ -1,5 +1,5 @@
-"""Indexes added after the initial schema (migration 0002), declared on the existing tables so
-that the models and the migrations stay identical (tests/db/test_migrations.py)."""
+"""Indexes added after the initial schema (migrations 0002, 0004), declared on the existing
+tables so that the models and the migrations stay identical (tests/db/test_migrations.py)."""
 from __future__ import annotations
 
 from sqlalchemy import Index
@@ -11,3 +11,8 @@ _e = Expert.__table__.c
 # The draw's one scan of the experts (core/services/pool.py): a narrow covering index in id
 # order, so neither engine reads the wide rows nor sorts.
 ix_experts_draw_scan = Index("ix_experts_draw_scan", _e.id, _e.field_mask, _e.status, _e.term_start, _e.term_end)
+
+# The pool's current-unit look-up (work unit named as a party): covering, so the ~1,000 rows a
+# party list of 50 names matches are read from the index, not from the wide expert rows.
+# It replaces ix_experts_work_unit_norm (same leading column).
+ix_experts_unit_match = Index("ix_experts_unit_match", _e.work_unit_norm, _e.work_unit_uscc, _e.id)

@@ -71,7 +71,12 @@ class PanelField(Base):
 
 
 class Draw(Base):
-    """One random draw: seed, algorithm, the pool (ranked) and every exclusion with its reason."""
+    """One random draw: seed, algorithm, the pool (ranked) and every exclusion with its reason.
+
+    Layout of `record_version` 2 (docs/draw.md § What is stored): `ranking`, `masks` and
+    `exclusions` are plain texts whose SHA-256 the audit chain holds (action draw.record), with
+    `digest` over the header. Version 1 (before migration 0004): `ranking` is `CODE:MASK`
+    joined by ',', `masks` unused, `digest` over the whole record as canonical JSON."""
 
     __tablename__ = "draws"
 
@@ -79,16 +84,18 @@ class Draw(Base):
     panel_id: Mapped[int] = mapped_column(ForeignKey("panels.id"), index=True)
     seed: Mapped[str] = mapped_column(String(64))
     algorithm: Mapped[str] = mapped_column(String(64))
+    record_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Eligible pool in ranked order, public codes joined by ','.
     ranking: Mapped[str] = mapped_column(Text)
-    # [[public_code, reason, detail], ...] for every in-scope expert left out of the pool.
-    exclusions: Mapped[list[Any]] = mapped_column(JSON)
+    # Each ranked expert's field bitmask at draw time (decimal, same order), joined by ',':
+    # verification must not depend on profiles edited later.
+    masks: Mapped[str] = mapped_column(Text, default="")
+    # Canonical JSON of [[public_code, reason, detail], ...], sorted by code, for every in-scope
+    # expert left out of the pool.
+    exclusions: Mapped[str] = mapped_column(Text)
     # The seat groups: [{"fields": [category ids], "count": n}, ...] (core.draw.SeatGroup.to_json)
     groups: Mapped[list[Any]] = mapped_column(JSON)
-    # Each ranked expert's fields at draw time, {code: field bitmask}: verification must not
-    # depend on profiles edited later.
-    masks: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     # Initial selection: [[public_code, group_index], ...] in rank order.
     selection: Mapped[list[Any]] = mapped_column(JSON)
     digest: Mapped[str] = mapped_column(String(64))

@@ -30,7 +30,6 @@ class Expert(Base):
     __tablename__ = "experts"
     __table_args__ = (
         Index("ix_experts_status_term", "status", "term_end"),
-        Index("ix_experts_work_unit_norm", "work_unit_norm"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
