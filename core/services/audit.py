@@ -23,29 +23,7 @@ async def append(
     **details: Any,
 ) -> AuditEntry:
     """Add one entry in the caller's transaction. Details must hold internal ids only, no PII."""
-    session = uow.session
-    if uow.dialect == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
-    last = (
-        await session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-    ).first()
-    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    fields = EntryFields(
-        seq=seq,
-        at=format_at(uow.clock.now()),
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=None if subject_id is None else str(subject_id),
-        details=canonical_json(details),
-        prev_hash=prev,
-    )
-    row = AuditEntry(
-        seq=fields.seq, at=fields.at, actor=actor, action=action, subject_type=subject_type,
-        subject_id=fields.subject_id, details=fields.details, prev_hash=prev, hash=entry_hash(fields),
-    )
-    session.add(row)
-    await session.flush()
+    (row,) = await append_many(uow, actor, [(action, subject_type, subject_id, details)])
     return row
 
 
