@@ -106,7 +106,7 @@ async def on_review_button(update: Update, context: BotContext) -> None:
 
 async def on_review_text(update: Update, context: BotContext, roles: Roles, draft: Draft) -> None:
     lang = lang_of(roles)
-    text = _text_of(update)
+    text = uc.text_of(update)
     if text is None:
         await send(update, context, tr(lang, "bot.units.text_expected"))
         return
@@ -160,7 +160,7 @@ async def on_directed_button(update: Update, context: BotContext) -> None:
 
 async def on_directed_note(update: Update, context: BotContext, roles: Roles, draft: Draft) -> None:
     lang = lang_of(roles)
-    text = _text_of(update)
+    text = uc.text_of(update)
     if text is None:
         await send(update, context, tr(lang, "bot.units.text_expected"))
         return
@@ -241,7 +241,7 @@ async def on_flag_button(update: Update, context: BotContext) -> None:
 
 async def on_flag_text(update: Update, context: BotContext, roles: Roles, draft: Draft) -> None:
     lang = lang_of(roles)
-    text = _text_of(update)
+    text = uc.text_of(update)
     if text is None:
         await send(update, context, tr(lang, "bot.units.text_expected"))
         return
@@ -274,10 +274,6 @@ async def cmd_roster(update: Update, context: BotContext) -> None:
                                     caption=caption)
     await context.bot.send_document(chat.id, InputFile(roster_html(rows, lang, day, notices), filename=f"roster-{day}.html"))
 
-
-def _text_of(update: Update) -> str | None:
-    msg = update.effective_message
-    return msg.text.strip() if msg is not None and msg.text else None
 
 
 flows.register(REVIEW_FLOW, on_review_text)

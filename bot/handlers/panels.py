@@ -120,7 +120,7 @@ async def on_panel_button(update: Update, context: BotContext) -> None:
 
 async def on_cancel_reason(update: Update, context: BotContext, roles: Roles, draft: Draft) -> None:
     lang = lang_of(roles)
-    text = _text_of(update)
+    text = uc.text_of(update)
     if text is None:
         await send(update, context, tr(lang, "bot.units.text_expected"))
         return
@@ -136,10 +136,6 @@ async def on_cancel_reason(update: Update, context: BotContext, roles: Roles, dr
     await send(update, context, tr(lang, "bot.units.cancelled", id=panel_id, count=told))
     await uc.refresh_status_message(context, roles, panel_id)
 
-
-def _text_of(update: Update) -> str | None:
-    msg = update.effective_message
-    return msg.text.strip() if msg is not None and msg.text else None
 
 
 # --- directed selection (Art. 12 ¶2), the unit's side -------------------------------------------
@@ -159,7 +155,7 @@ async def _directed_start(update: Update, context: BotContext, roles: Roles, vie
 
 async def on_directed_reason(update: Update, context: BotContext, roles: Roles, draft: Draft) -> None:
     lang = lang_of(roles)
-    text = _text_of(update)
+    text = uc.text_of(update)
     if text is None:
         await send(update, context, tr(lang, "bot.units.text_expected"))
         return
@@ -221,7 +217,7 @@ async def on_directed_add_button(update: Update, context: BotContext) -> None:
 
 async def on_directed_person(update: Update, context: BotContext, roles: Roles, draft: Draft) -> None:
     lang = lang_of(roles)
-    text = _text_of(update)
+    text = uc.text_of(update)
     if text is None:
         await send(update, context, tr(lang, "bot.units.text_expected"))
         return
@@ -257,7 +253,7 @@ async def cmd_recommend(update: Update, context: BotContext) -> None:
 
 async def on_recommend(update: Update, context: BotContext, roles: Roles, draft: Draft) -> None:
     lang = lang_of(roles)
-    text = _text_of(update)
+    text = uc.text_of(update)
     if text is None:
         await send(update, context, tr(lang, "bot.units.text_expected"))
         return

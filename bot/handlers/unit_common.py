@@ -90,6 +90,12 @@ async def checked_press(update: Update, context: BotContext, prefix: str, action
     return Press(query, roles, data, lang_of(roles))
 
 
+def text_of(update: Update) -> str | None:
+    """The message's text, stripped; None for a photo, sticker or other non-text."""
+    msg = update.effective_message
+    return msg.text.strip() if msg is not None and msg.text else None
+
+
 async def show_error(update: Update, context: BotContext, roles: Roles, exc: DomainError) -> None:
     await send(update, context, error_text(exc, lang_of(roles), context.core.settings.tz))
 
