@@ -6,6 +6,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from core.db.sqlite_inline import inline_creator
+
 
 READ_ONLY = "expertpanel_read_only"  # execution option of the engine behind read-only units of work
 
@@ -15,14 +17,15 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000) -> AsyncEngine:
-    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE.
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout, BEGIN IMMEDIATE, and runs
+    on the event loop's thread (`core.db.sqlite_inline`: its busy waits are asynchronous).
 
     BEGIN IMMEDIATE takes the write lock when a transaction starts, so a read that later
     writes never fails with SQLITE_BUSY (which ignores the busy timeout on lock upgrade).
     """
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
-        kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
+        kwargs["async_creator"] = inline_creator(url, busy_timeout_ms / 1000)
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
             from sqlalchemy.pool import StaticPool
 
@@ -31,11 +34,11 @@ def create_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 10_000
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
-        _configure_sqlite(engine, busy_timeout_ms)
+        _configure_sqlite(engine)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -45,7 +48,7 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA busy_timeout=0")  # waits are InlineConnection.run's, off the loop's back
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 

@@ -35,6 +35,11 @@ class Roles:
         return f"account:{self.account_id}"
 
 
+# Roles' fields in order, as one row (every update starts with this lookup).
+_ROLE_COLUMNS = (Account.id, Account.expert_id, Account.contact_id, Contact.unit_id, Account.is_admin,
+                 Account.is_supervisor, Account.language)
+
+
 async def roles_of(uow: UnitOfWork, account: Account) -> Roles:
     unit_id = None
     if account.contact_id is not None:
@@ -61,9 +66,11 @@ async def touch_account(uow: UnitOfWork, telegram_id: int, display_name: str = "
     got 403) is cleared here, so their notifications flow again and the digest stops listing them.
     The usual case (a known, reachable account) is a read-only lookup: no write lock per update."""
     async with uow.read_only() as reader:
-        known = await reader.session.scalar(select(Account).where(Account.telegram_id == telegram_id))
+        known = (await reader.session.execute(
+            select(*_ROLE_COLUMNS, Account.unreachable_at).outerjoin(Contact, Contact.id == Account.contact_id)
+            .where(Account.telegram_id == telegram_id))).first()
         if known is not None and known.unreachable_at is None:
-            return await roles_of(reader, known)
+            return Roles(*known[:-1])
     async with uow:
         acc = await ensure_account(uow, telegram_id, display_name, language)
         if acc.unreachable_at is not None:

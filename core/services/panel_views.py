@@ -14,10 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload
 
 from core import draw as drawlib
-from core.db.models import AuditEntry, Category, Draw, Invitation, Panel, UsingUnit
+from core.db.models import AuditEntry, Category, Draw, Invitation, Panel, PanelParty, UsingUnit
 from core.db.models.people import expert_code
 from core.db.uow import UnitOfWork
 from core.enums import InvitationStatus, PanelStatus
@@ -152,30 +151,29 @@ async def invitation_view(uow: UnitOfWork, roles: Roles, invitation_id: int) -> 
     """What the invitee needs to answer — nothing about the other experts. A lookup (read-only
     unit); only a refusal writes, its audit entry."""
     async with uow.read_only() as reader:
-        row = (await reader.session.execute(
-            select(Invitation, Panel, UsingUnit)
+        s = reader.session
+        row = (await s.execute(  # columns, not entities: every button press of an expert reads this
+            select(Invitation.expert_id, Invitation.status, Invitation.deadline, Invitation.replacement_of,
+                   Panel.id, Panel.title, Panel.matter_type, Panel.description, Panel.location, Panel.starts_at,
+                   Panel.ends_at, UsingUnit.name)
             .join(Panel, Panel.id == Invitation.panel_id).outerjoin(UsingUnit, UsingUnit.id == Panel.unit_id)
-            .where(Invitation.id == invitation_id).options(lazyload(Panel.fields)))).first()
-        inv, panel, unit = row if row is not None else (None, None, None)
-        mine = inv is not None and roles.expert_id is not None and inv.expert_id == roles.expert_id
-        view = _invitation_view(inv, panel, unit) if mine else None
-    if view is None:  # the refusal is written after the read is over: never hold both
+            .where(Invitation.id == invitation_id))).first()
+        mine = row is not None and roles.expert_id is not None and row.expert_id == roles.expert_id
+        if mine:
+            parties = (await s.execute(select(PanelParty.id, PanelParty.name, PanelParty.uscc)
+                                       .where(PanelParty.panel_id == row.id).order_by(PanelParty.id))).all()
+    if not mine:  # the refusal is written after the read is over: never hold both
         async with uow:
             await _refuse(uow, roles, "invitation", invitation_id, "invitation.view")
-        if inv is None:
+        if row is None:
             raise NotFound("invitation.not_found", id=invitation_id)
         raise Forbidden("invitation.not_yours")
-    return view
-
-
-def _invitation_view(inv: Invitation, panel: Panel, unit: UsingUnit | None) -> InvitationView:
-    """Plain values, read while the session is open (parties are loaded with the panel)."""
+    _, status, deadline, replacement_of, panel_id, title, matter_type, description, location, starts, ends, unit = row
     return InvitationView(
-        id=inv.id, panel_id=panel.id, status=inv.status, title=panel.title, matter_type=panel.matter_type,
-        description=panel.description, location=panel.location, starts_at=panel.starts_at,
-        ends_at=panel.ends_at, deadline=inv.deadline, unit_name=unit.name if unit else "",
-        parties=tuple((p.id, p.name or (p.uscc or "")) for p in panel.parties),
-        replacement=inv.replacement_of is not None,
+        id=invitation_id, panel_id=panel_id, status=status, title=title, matter_type=matter_type,
+        description=description, location=location, starts_at=starts, ends_at=ends, deadline=deadline,
+        unit_name=unit or "", parties=tuple((pid, name or (uscc or "")) for pid, name, uscc in parties),
+        replacement=replacement_of is not None,
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.conflicts import PartyKey, matches, party_key
@@ -37,21 +38,29 @@ class AnswerResult:
     flag_id: int | None = None  # a refusal-rule flag raised by this answer
 
 
-async def _answerable(uow: UnitOfWork, roles: Roles, invitation_id: int, attempted: str) -> tuple[Invitation, Panel]:
-    """The invitation, if the caller is its invitee; otherwise audit the attempt and refuse."""
-    s = uow.session
+@dataclass(frozen=True)
+class _Answering:
+    inv: Invitation
+    panel: Panel  # without fields and parties (`seating.with_relations` loads them)
+    expert_status: str
+
+
+async def _answerable(uow: UnitOfWork, roles: Roles, invitation_id: int, attempted: str) -> _Answering:
+    """The invitation with its panel and the expert's status, in one query, if the caller is
+    its invitee; otherwise audit the attempt and refuse."""
     await lock_draws(uow)
-    inv = await s.get(Invitation, invitation_id)
-    if inv is None or roles.expert_id is None or inv.expert_id != roles.expert_id:
+    row = (await uow.session.execute(
+        select(Invitation, Panel, Expert.status).join(Panel, Panel.id == Invitation.panel_id)
+        .join(Expert, Expert.id == Invitation.expert_id).where(Invitation.id == invitation_id)
+        .options(raiseload(Panel.fields), raiseload(Panel.parties)))).first()
+    if row is None or roles.expert_id is None or row[0].expert_id != roles.expert_id:
         await audit.append(uow, roles.actor, "security.refused", "invitation", invitation_id, attempted=attempted,
-                           why="not_found" if inv is None else "not_invitee")
+                           why="not_found" if row is None else "not_invitee")
         await uow.commit()
-        if inv is None:
+        if row is None:
             raise NotFound("invitation.not_found", id=invitation_id)
         raise Forbidden("invitation.not_yours")
-    panel = await s.get(Panel, inv.panel_id)
-    assert panel is not None
-    return inv, panel
+    return _Answering(*row)
 
 
 def _closed(inv: Invitation, panel: Panel) -> Conflict:
@@ -83,8 +92,9 @@ async def _transition(uow: UnitOfWork, inv: Invitation, from_: Iterable[str], ex
     return False
 
 
-async def _check_live(uow: UnitOfWork, inv: Invitation, panel: Panel) -> None:
+def _check_live(uow: UnitOfWork, a: _Answering) -> None:
     """The panel is still open and ahead, the deadline not passed, the expert still active."""
+    inv, panel = a.inv, a.panel
     now = uow.clock.now()
     if not is_open(panel):
         raise _closed(inv, panel)
@@ -92,9 +102,8 @@ async def _check_live(uow: UnitOfWork, inv: Invitation, panel: Panel) -> None:
         raise Conflict("invitation.too_late", status=inv.status)
     if inv.status == InvitationStatus.PENDING and inv.deadline <= now:
         raise Conflict("invitation.deadline_passed", deadline=inv.deadline.isoformat())
-    expert = await uow.session.get(Expert, inv.expert_id)
-    if expert is None or expert.status != ExpertStatus.ACTIVE:
-        raise Conflict("invitation.expert_inactive", status=expert.status if expert else None)
+    if a.expert_status != ExpertStatus.ACTIVE:
+        raise Conflict("invitation.expert_inactive", status=a.expert_status)
 
 
 async def _result(uow: UnitOfWork, inv: Invitation, panel: Panel, flag_id: int | None = None) -> AnswerResult:
@@ -112,10 +121,11 @@ async def accept(
     if missing:
         raise DomainError("invitation.confirm_required", missing=missing)
     async with uow:
-        inv, panel = await _answerable(uow, roles, invitation_id, "invitation.accept")
+        answering = await _answerable(uow, roles, invitation_id, "invitation.accept")
+        inv, panel = answering.inv, answering.panel
         if inv.status != InvitationStatus.PENDING:
             raise _closed(inv, panel)
-        await _check_live(uow, inv, panel)
+        _check_live(uow, answering)
         now = uow.clock.now()
         if not await _transition(uow, inv, [InvitationStatus.PENDING.value], Invitation.deadline > now,
                                  status=InvitationStatus.ACCEPTED.value, responded_at=now):
@@ -143,10 +153,11 @@ async def decline(uow: UnitOfWork, roles: Roles, invitation_id: int, reason_code
         justified = _reason(uow, reason_code)
         if reason_code == "other" and not text:
             raise DomainError("invitation.reason_text_required")
-        inv, panel = await _answerable(uow, roles, invitation_id, "invitation.decline")
+        answering = await _answerable(uow, roles, invitation_id, "invitation.decline")
+        inv, panel = answering.inv, answering.panel
         if inv.status != InvitationStatus.PENDING:
             raise _closed(inv, panel)
-        await _check_live(uow, inv, panel)
+        _check_live(uow, answering)
         now = uow.clock.now()
         if not await _transition(uow, inv, [InvitationStatus.PENDING.value], Invitation.deadline > now,
                                  status=InvitationStatus.DECLINED.value, responded_at=now,
@@ -172,7 +183,8 @@ async def declare_conflict(
         raise DomainError("invitation.conflict_note_required")
     async with uow:
         s = uow.session
-        inv, panel = await _answerable(uow, roles, invitation_id, "invitation.conflict")
+        answering = await _answerable(uow, roles, invitation_id, "invitation.conflict")
+        inv, panel = answering.inv, answering.panel
         party = None
         if party_id is not None:
             party = await s.get(PanelParty, party_id)
@@ -180,7 +192,7 @@ async def declare_conflict(
                 raise DomainError("invitation.party_unknown", id=party_id)
         if inv.status not in (InvitationStatus.PENDING, InvitationStatus.ACCEPTED):
             raise _closed(inv, panel)
-        await _check_live(uow, inv, panel)
+        _check_live(uow, answering)
         now = uow.clock.now()
         if not await _transition(uow, inv, [InvitationStatus.PENDING.value, InvitationStatus.ACCEPTED.value],
                                  status=InvitationStatus.CONFLICT.value, responded_at=now,
@@ -211,12 +223,13 @@ async def withdraw_acceptance(
             justified, code, text = False, "other", check_text(reason or "", NOTE_MAX) or text
         if code == "other" and not text:
             raise DomainError("invitation.reason_text_required")
-        inv, panel = await _answerable(uow, roles, invitation_id, "invitation.withdraw")
+        answering = await _answerable(uow, roles, invitation_id, "invitation.withdraw")
+        inv, panel = answering.inv, answering.panel
         if inv.status != InvitationStatus.ACCEPTED:
             if inv.status == InvitationStatus.PENDING:
                 raise Conflict("invitation.not_accepted", status=inv.status)
             raise _closed(inv, panel)
-        await _check_live(uow, inv, panel)
+        _check_live(uow, answering)
         now = uow.clock.now()
         if not await _transition(uow, inv, [InvitationStatus.ACCEPTED.value], status=InvitationStatus.WITHDRAWN.value,
                                  responded_at=now, decline_reason=code, withdrawn_reason=text, justified=justified):

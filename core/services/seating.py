@@ -23,7 +23,8 @@ from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, literal, select, text, union_all
+from sqlalchemy.orm import defer
 
 from core import draw as drawlib
 from core.conflicts import party_key
@@ -63,6 +64,7 @@ REPLACEMENT_CUTOFF = timedelta(hours=1)  # before the meeting starts
 REPLACEMENT_MIN_NOTICE = timedelta(hours=1)
 
 SEATED = (InvitationStatus.PENDING.value, InvitationStatus.ACCEPTED.value)
+_DIRECTED, _ADDED = "~directed", "~added"  # seats_of's rows beside the invitation statuses
 
 
 @contextmanager
@@ -132,12 +134,36 @@ class DrawRecord:
         return {c: i + 1 for i, c in enumerate(self.ranking)}
 
 
+_RECORD_TEXTS = (Draw.ranking, Draw.masks, Draw.exclusions)
+
+
 async def latest_draw(uow: UnitOfWork, panel_id: int) -> DrawRecord | None:
+    """The panel's current draw, without the record's texts: they take ~0.5 MB at 43,000
+    eligible experts and only a refill reads them (`with_ranking`), while every answer
+    needs the seat groups."""
     row = await uow.session.scalar(
-        select(Draw).where(Draw.panel_id == panel_id).order_by(Draw.id.desc()).limit(1))
+        select(Draw).options(*(defer(c, raiseload=True) for c in _RECORD_TEXTS))
+        .where(Draw.panel_id == panel_id).order_by(Draw.id.desc()).limit(1))
     if row is None:
         return None
     return DrawRecord(row, [drawlib.SeatGroup.from_json(g) for g in row.groups])
+
+
+async def with_ranking(uow: UnitOfWork, rec: DrawRecord) -> DrawRecord:
+    """`rec` with its ranking and masks loaded."""
+    unloaded = inspect(rec.row).unloaded
+    if "ranking" in unloaded or "masks" in unloaded:
+        await uow.session.refresh(rec.row, ["ranking", "masks"])
+    return rec
+
+
+async def with_relations(uow: UnitOfWork, panel: Panel) -> Panel:
+    """`panel` with its fields and parties: an answer loads the panel without them (most answers
+    never read them; a refill's pool and invitations do)."""
+    missing = [name for name in ("fields", "parties") if name in inspect(panel).unloaded]
+    if missing:
+        await uow.session.refresh(panel, missing)
+    return panel
 
 
 def groups_of(panel: Panel) -> list[drawlib.SeatGroup]:
@@ -155,6 +181,7 @@ async def category_codes(uow: UnitOfWork) -> dict[int, str]:
 # --- the pool of a panel -----------------------------------------------------------------------
 
 async def panel_pool(uow: UnitOfWork, panel: Panel, *, exclude_invited: bool, feed: Feed | None = None) -> Pool:
+    await with_relations(uow, panel)
     unit = await uow.session.get(UsingUnit, panel.unit_id)
     unit_key = party_key(unit.name, unit.uscc) if unit is not None else None
     q = pool_query(panel, [f.category_id for f in panel.fields], unit_key, uow.settings.tz,
@@ -196,6 +223,7 @@ async def unit_accounts(uow: UnitOfWork, panel: Panel) -> list[int]:
 
 async def matter_params(uow: UnitOfWork, panel: Panel) -> dict[str, Any]:
     """What an invited expert needs to decide: the matter, never the other experts."""
+    await with_relations(uow, panel)
     unit = await uow.session.get(UsingUnit, panel.unit_id)
     return {
         "panel_id": panel.id, "title": panel.title, "matter_type": panel.matter_type, "location": panel.location,
@@ -241,17 +269,24 @@ async def seats_of(uow: UnitOfWork, panel: Panel, rec: DrawRecord | None) -> Sea
     groups = tuple(rec.groups) if rec is not None else tuple(groups_of(panel))
     held = [0] * len(groups)
     counts: dict[str, int] = {}
-    rows = await s.execute(
+    directed = added = 0
+    rows = await s.execute(union_all(  # one round trip: every answer settles its panel
         select(Invitation.status, Invitation.group_index, func.count())
-        .where(Invitation.panel_id == panel.id).group_by(Invitation.status, Invitation.group_index))
+        .where(Invitation.panel_id == panel.id).group_by(Invitation.status, Invitation.group_index),
+        select(literal(_DIRECTED), literal(-1), func.coalesce(func.sum(DirectedSelection.seats), 0)).where(
+            DirectedSelection.panel_id == panel.id, DirectedSelection.status == DirectedStatus.APPROVED.value),
+        select(literal(_ADDED), literal(-1), func.count()).select_from(DirectedExpert)
+        .where(DirectedExpert.panel_id == panel.id)))
     for status, g, n in rows.all():
-        counts[status] = counts.get(status, 0) + n
-        if status in SEATED and 0 <= g < len(held):
-            held[g] += n
-    directed = await s.scalar(select(func.coalesce(func.sum(DirectedSelection.seats), 0)).where(
-        DirectedSelection.panel_id == panel.id, DirectedSelection.status == DirectedStatus.APPROVED.value))
-    added = await s.scalar(select(func.count()).select_from(DirectedExpert).where(DirectedExpert.panel_id == panel.id))
-    return Seats(groups, tuple(held), counts, int(directed or 0), int(added or 0))
+        if status == _DIRECTED:
+            directed = int(n or 0)
+        elif status == _ADDED:
+            added = int(n or 0)
+        else:
+            counts[status] = counts.get(status, 0) + n
+            if status in SEATED and 0 <= g < len(held):
+                held[g] += n
+    return Seats(groups, tuple(held), counts, directed, added)
 
 
 def status_params(panel: Panel, seats: Seats) -> dict[str, Any]:
@@ -365,7 +400,7 @@ async def settle(
         if deadline is None:
             reason = "late"
         else:
-            plan = await _plan(uow, panel, rec, seats)
+            plan = await _plan(uow, panel, await with_ranking(uow, rec), seats)
             if all_or_nothing is None:
                 all_or_nothing = sum(seats.held) == 0
             if all_or_nothing and len(plan) < seats.need - seats.directed:
