@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from core.db.models import Account, Outbox
 from core.db.uow import UnitOfWork
@@ -37,8 +37,8 @@ async def enqueue(
     params: dict[str, Any] | None = None,
     *,
     dedupe_key: str | None = None,
-) -> Outbox | None:
-    """Queue one message `kind` (a catalog key under `notify.`) for an account.
+) -> int | None:
+    """Queue one message `kind` (a catalog key under `notify.`) for an account; its row id.
 
     With `dedupe_key`, a second enqueue of the same key is a no-op (returns None).
     """
@@ -48,13 +48,10 @@ async def enqueue(
         if exists is not None:
             return None
     now = uow.clock.now()
-    row = Outbox(
-        account_id=account_id, kind=kind, params=params or {}, status=OutboxStatus.PENDING,
+    return await session.scalar(insert(Outbox).values(  # a Core INSERT: the session never reads the row
+        account_id=account_id, kind=kind, params=params or {}, status=OutboxStatus.PENDING.value,
         created_at=now, next_attempt_at=now, attempts=0, dedupe_key=dedupe_key, thread=thread_of(kind, params),
-    )
-    session.add(row)
-    await session.flush()
-    return row
+    ).returning(Outbox.id))
 
 
 async def admin_account_ids(uow: UnitOfWork) -> list[int]:

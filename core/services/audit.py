@@ -1,9 +1,10 @@
 """Appending to and verifying the audit chain in the database."""
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from typing import Any, AsyncIterator
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import GENESIS, EntryFields, VerifyResult, canonical_json, entry_hash, format_at, verify_chain
@@ -21,7 +22,7 @@ async def append(
     subject_type: str,
     subject_id: Any = None,
     **details: Any,
-) -> AuditEntry:
+) -> EntryFields:
     """Add one entry in the caller's transaction. Details must hold internal ids only, no PII."""
     (row,) = await append_many(uow, actor, [(action, subject_type, subject_id, details)])
     return row
@@ -29,9 +30,10 @@ async def append(
 
 async def append_many(
     uow: UnitOfWork, actor: str, entries: list[tuple[str, str, Any, dict[str, Any]]]
-) -> list[AuditEntry]:
+) -> list[EntryFields]:
     """`append` for several entries (action, subject_type, subject_id, details) in order: the
-    same chain, with one look-up of the last entry and one INSERT instead of one each."""
+    same chain, with one look-up of the last entry and one INSERT instead of one each (a Core
+    INSERT: nothing reads the rows back through the session)."""
     if not entries:
         return []
     session = uow.session
@@ -42,21 +44,17 @@ async def append_many(
     ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = format_at(uow.clock.now())
-    rows = []
+    rows: list[EntryFields] = []
     for action, subject_type, subject_id, details in entries:
         fields = EntryFields(
             seq=seq, at=at, actor=actor, action=action, subject_type=subject_type,
             subject_id=None if subject_id is None else str(subject_id), details=canonical_json(details),
             prev_hash=prev,
         )
-        row = AuditEntry(
-            seq=fields.seq, at=fields.at, actor=actor, action=action, subject_type=subject_type,
-            subject_id=fields.subject_id, details=fields.details, prev_hash=prev, hash=entry_hash(fields),
-        )
-        rows.append(row)
-        seq, prev = seq + 1, row.hash
-    session.add_all(rows)
-    await session.flush()
+        fields = replace(fields, hash=entry_hash(fields))
+        rows.append(fields)
+        seq, prev = seq + 1, fields.hash
+    await session.execute(insert(AuditEntry).values([asdict(r) for r in rows]))
     return rows
 
 

@@ -24,8 +24,7 @@ from tests.factories import make_admin, make_expert, make_unit_contact, panel_fo
 async def _queue(core: Core, account_id: int, n: int, kind: str = "regulation_expiry") -> list[int]:
     uow = core.uow()
     async with uow:
-        ids = [(await enqueue(uow, account_id, kind, {"days": i, "lapses_on": "x", "effective": "y"})).id  # type: ignore[union-attr]
-               for i in range(n)]
+        ids = [await enqueue(uow, account_id, kind, {"days": i, "lapses_on": "x", "effective": "y"}) for i in range(n)]
         await uow.commit()
     return ids
 

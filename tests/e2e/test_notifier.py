@@ -118,15 +118,15 @@ async def test_renders_sends_and_records_message_ids(live: Core, sandbox: Sandbo
     sandbox.users.create(tg, "专家", language_code="zh")
     uow = live.uow()
     async with uow:
-        row = await enqueue(uow, expert.account_id, "term_expiry",  # type: ignore[arg-type]
+        row_id = await enqueue(uow, expert.account_id, "term_expiry",  # type: ignore[arg-type]
                             {"expert_id": expert.id, "term_end": (await _term_end(live, expert.id)), "days": 30})
         await uow.commit()
     msg = await sandbox.wait_for_message(tg, timeout=5, after=0)
     assert "续任" in msg["text"]
     assert [b["callback_data"] for line in msg["buttons"] for b in line] == [f"term:{expert.id}:renew",
                                                                              f"term:{expert.id}:leave"]
-    await _until(lambda: _sent_is(live, row.id), 5, "sent")  # type: ignore[union-attr]
-    [out] = await rows(live, Outbox, Outbox.id == row.id)  # type: ignore[union-attr]
+    await _until(lambda: _sent_is(live, row_id), 5, "sent")  # type: ignore[arg-type]
+    [out] = await rows(live, Outbox, Outbox.id == row_id)
     assert out.message_id == msg["message_id"] and out.sent_at is not None
 
 
@@ -237,11 +237,11 @@ async def test_a_400_is_kept_as_a_dead_letter_and_the_bureau_told(live: Core, sa
     user_acc = await _account(live, sandbox, 7401)
     uow = live.uow()
     async with uow:
-        row = await enqueue(uow, user_acc, "test_bad_html", {})
+        row_id = await enqueue(uow, user_acc, "test_bad_html", {})
         await uow.commit()
     note = await sandbox.wait_for_message(7400, timeout=5, after=0)
     assert "expertpanel outbox retry" in note["text"]
-    [failed] = await rows(live, Outbox, Outbox.id == row.id)  # type: ignore[union-attr]
+    [failed] = await rows(live, Outbox, Outbox.id == row_id)
     assert failed.status == OutboxStatus.FAILED and "400" in failed.last_error and failed.attempts == 1
     assert admin_acc
 
@@ -427,7 +427,7 @@ async def _queue_live(core: Core, account_id: int, *ns: int, edit: tuple[int, in
     async with uow:
         made = [await enqueue(uow, account_id, "test_live", {"subject": 1, "n": n, "edit": edit}) for n in ns]
         await uow.commit()
-    return [m.id for m in made if m is not None]
+    return [m for m in made if m is not None]
 
 
 async def _row(core: Core, outbox_id: int) -> Outbox:
