@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from core.db.models import Account, Outbox
 from core.db.uow import UnitOfWork
@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from core.services.accounts import Roles
 
 THREADS: dict[str, str] = {"panel_status": "panel_id"}
+
+# Built once: most state changes enqueue, and building a statement costs more than running it.
+_BY_DEDUPE_KEY = select(Outbox.id).where(Outbox.dedupe_key == bindparam("dedupe_key"))
+_INSERT = insert(Outbox.__table__).returning(Outbox.__table__.c.id)
 
 
 def thread_of(kind: str, params: dict[str, Any] | None) -> str | None:
@@ -44,14 +48,14 @@ async def enqueue(
     """
     session = uow.session
     if dedupe_key is not None:
-        exists = await session.scalar(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key))
+        exists = await session.scalar(_BY_DEDUPE_KEY, {"dedupe_key": dedupe_key})
         if exists is not None:
             return None
     now = uow.clock.now()
-    return await session.scalar(insert(Outbox).values(  # a Core INSERT: the session never reads the row
-        account_id=account_id, kind=kind, params=params or {}, status=OutboxStatus.PENDING.value,
-        created_at=now, next_attempt_at=now, attempts=0, dedupe_key=dedupe_key, thread=thread_of(kind, params),
-    ).returning(Outbox.id))
+    return await session.scalar(_INSERT, {  # a Core INSERT: the session never reads the row back
+        "account_id": account_id, "kind": kind, "params": params or {}, "status": OutboxStatus.PENDING.value,
+        "created_at": now, "next_attempt_at": now, "attempts": 0, "dedupe_key": dedupe_key,
+        "thread": thread_of(kind, params)})
 
 
 async def admin_account_ids(uow: UnitOfWork) -> list[int]:

@@ -14,6 +14,10 @@ from core.db.uow import UnitOfWork
 # Arbitrary constant naming the advisory lock that serialises chain appends on PostgreSQL.
 _AUDIT_LOCK = 0x45_50_41_55  # "EPAU"
 
+# Every state change appends: the statements are built once (building costs more than running).
+_LAST_ENTRY = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+_INSERT_ENTRY = insert(AuditEntry.__table__)
+
 
 async def append(
     uow: UnitOfWork,
@@ -39,9 +43,7 @@ async def append_many(
     session = uow.session
     if uow.dialect == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
-    last = (
-        await session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1))
-    ).first()
+    last = (await session.execute(_LAST_ENTRY)).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = format_at(uow.clock.now())
     rows: list[EntryFields] = []
@@ -54,7 +56,7 @@ async def append_many(
         fields = replace(fields, hash=entry_hash(fields))
         rows.append(fields)
         seq, prev = seq + 1, fields.hash
-    await session.execute(insert(AuditEntry).values([asdict(r) for r in rows]))
+    await session.execute(_INSERT_ENTRY, [asdict(r) for r in rows])
     return rows
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core import draw as drawlib
 from core.db.models import AuditEntry, Category, Draw, Invitation, Panel, PanelParty, UsingUnit
@@ -147,21 +147,27 @@ async def list_panels(uow: UnitOfWork, roles: Roles, *, limit: int = 50) -> list
         return out
 
 
+# Every button press of an expert reads these: columns, not entities, and built once.
+_INVITATION_MATTER = (
+    select(Invitation.expert_id, Invitation.status, Invitation.deadline, Invitation.replacement_of,
+           Panel.id, Panel.title, Panel.matter_type, Panel.description, Panel.location, Panel.starts_at,
+           Panel.ends_at, UsingUnit.name)
+    .join(Panel, Panel.id == Invitation.panel_id).outerjoin(UsingUnit, UsingUnit.id == Panel.unit_id)
+    .where(Invitation.id == bindparam("invitation_id"))
+)
+_PANEL_PARTIES = (select(PanelParty.id, PanelParty.name, PanelParty.uscc)
+                  .where(PanelParty.panel_id == bindparam("panel_id")).order_by(PanelParty.id))
+
+
 async def invitation_view(uow: UnitOfWork, roles: Roles, invitation_id: int) -> InvitationView:
     """What the invitee needs to answer — nothing about the other experts. A lookup (read-only
     unit); only a refusal writes, its audit entry."""
     async with uow.read_only() as reader:
         s = reader.session
-        row = (await s.execute(  # columns, not entities: every button press of an expert reads this
-            select(Invitation.expert_id, Invitation.status, Invitation.deadline, Invitation.replacement_of,
-                   Panel.id, Panel.title, Panel.matter_type, Panel.description, Panel.location, Panel.starts_at,
-                   Panel.ends_at, UsingUnit.name)
-            .join(Panel, Panel.id == Invitation.panel_id).outerjoin(UsingUnit, UsingUnit.id == Panel.unit_id)
-            .where(Invitation.id == invitation_id))).first()
+        row = (await s.execute(_INVITATION_MATTER, {"invitation_id": invitation_id})).first()
         mine = row is not None and roles.expert_id is not None and row.expert_id == roles.expert_id
         if mine:
-            parties = (await s.execute(select(PanelParty.id, PanelParty.name, PanelParty.uscc)
-                                       .where(PanelParty.panel_id == row.id).order_by(PanelParty.id))).all()
+            parties = (await s.execute(_PANEL_PARTIES, {"panel_id": row.id})).all()
     if not mine:  # the refusal is written after the read is over: never hold both
         async with uow:
             await _refuse(uow, roles, "invitation", invitation_id, "invitation.view")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -45,14 +46,18 @@ class _Answering:
     expert_status: str
 
 
+_ANSWERING = (
+    select(Invitation, Panel, Expert.status).join(Panel, Panel.id == Invitation.panel_id)
+    .join(Expert, Expert.id == Invitation.expert_id).where(Invitation.id == bindparam("invitation_id"))
+    .options(raiseload(Panel.fields), raiseload(Panel.parties))
+)
+
+
 async def _answerable(uow: UnitOfWork, roles: Roles, invitation_id: int, attempted: str) -> _Answering:
     """The invitation with its panel and the expert's status, in one query, if the caller is
     its invitee; otherwise audit the attempt and refuse."""
     await lock_draws(uow)
-    row = (await uow.session.execute(
-        select(Invitation, Panel, Expert.status).join(Panel, Panel.id == Invitation.panel_id)
-        .join(Expert, Expert.id == Invitation.expert_id).where(Invitation.id == invitation_id)
-        .options(raiseload(Panel.fields), raiseload(Panel.parties)))).first()
+    row = (await uow.session.execute(_ANSWERING, {"invitation_id": invitation_id})).first()
     if row is None or roles.expert_id is None or row[0].expert_id != roles.expert_id:
         await audit.append(uow, roles.actor, "security.refused", "invitation", invitation_id, attempted=attempted,
                            why="not_found" if row is None else "not_invitee")
@@ -77,13 +82,27 @@ def _closed(inv: Invitation, panel: Panel) -> Conflict:
     return Conflict("invitation.closed", status=st)
 
 
-async def _transition(uow: UnitOfWork, inv: Invitation, from_: Iterable[str], extra: Any = None,
+@lru_cache(maxsize=None)
+def _transition_stmt(columns: tuple[str, ...], before_deadline: bool) -> Update:
+    """The conditional UPDATE setting `columns`, built once per shape (building it costs more
+    than running it)."""
+    table = Invitation.__table__
+    stmt = update(Invitation).where(Invitation.id == bindparam("_id"),
+                                    Invitation.status.in_(bindparam("_from", expanding=True)))
+    if before_deadline:
+        stmt = stmt.where(Invitation.deadline > bindparam("_now"))
+    return stmt.values({c: bindparam(f"_v_{c}", type_=table.c[c].type) for c in columns}).execution_options(
+        synchronize_session=False)
+
+
+async def _transition(uow: UnitOfWork, inv: Invitation, from_: Iterable[str], *, before_deadline: bool = False,
                       **values: Any) -> bool:
-    """Conditional UPDATE: True when this call made the change."""
-    stmt = update(Invitation).where(Invitation.id == inv.id, Invitation.status.in_(list(from_)))
-    if extra is not None:
-        stmt = stmt.where(extra)
-    res = await uow.session.execute(stmt.values(**values).execution_options(synchronize_session=False))
+    """Conditional UPDATE: True when this call made the change. With `before_deadline`, only while
+    the invitation's deadline is ahead."""
+    params = {"_id": inv.id, "_from": list(from_), **{f"_v_{k}": v for k, v in values.items()}}
+    if before_deadline:
+        params["_now"] = uow.clock.now()
+    res = await uow.session.execute(_transition_stmt(tuple(values), before_deadline), params)
     if res.rowcount == 1:  # type: ignore[attr-defined]
         for key, value in values.items():  # what we just wrote, without reading the row back
             set_committed_value(inv, key, value)
@@ -127,7 +146,7 @@ async def accept(
             raise _closed(inv, panel)
         _check_live(uow, answering)
         now = uow.clock.now()
-        if not await _transition(uow, inv, [InvitationStatus.PENDING.value], Invitation.deadline > now,
+        if not await _transition(uow, inv, [InvitationStatus.PENDING.value], before_deadline=True,
                                  status=InvitationStatus.ACCEPTED.value, responded_at=now):
             raise _closed(inv, panel)
         await audit.append(uow, roles.actor, "invitation.accept", "invitation", inv.id, panel_id=panel.id,
@@ -159,7 +178,7 @@ async def decline(uow: UnitOfWork, roles: Roles, invitation_id: int, reason_code
             raise _closed(inv, panel)
         _check_live(uow, answering)
         now = uow.clock.now()
-        if not await _transition(uow, inv, [InvitationStatus.PENDING.value], Invitation.deadline > now,
+        if not await _transition(uow, inv, [InvitationStatus.PENDING.value], before_deadline=True,
                                  status=InvitationStatus.DECLINED.value, responded_at=now,
                                  decline_reason=reason_code, decline_text=text, justified=justified):
             raise _closed(inv, panel)

@@ -23,7 +23,7 @@ from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, inspect, literal, select, text, union_all
+from sqlalchemy import bindparam, func, inspect, literal, select, text, union_all
 from sqlalchemy.orm import defer
 
 from core import draw as drawlib
@@ -134,16 +134,27 @@ class DrawRecord:
         return {c: i + 1 for i, c in enumerate(self.ranking)}
 
 
-_RECORD_TEXTS = (Draw.ranking, Draw.masks, Draw.exclusions)
+# Statements every answer runs (through `settle`) are built once: building costs more than running.
+_LATEST_DRAW = (select(Draw).options(*(defer(c, raiseload=True) for c in (Draw.ranking, Draw.masks, Draw.exclusions)))
+                .where(Draw.panel_id == bindparam("panel_id")).order_by(Draw.id.desc()).limit(1))
+_SEATS = union_all(
+    select(Invitation.status, Invitation.group_index, func.count())
+    .where(Invitation.panel_id == bindparam("panel_id")).group_by(Invitation.status, Invitation.group_index),
+    select(literal(_DIRECTED), literal(-1), func.coalesce(func.sum(DirectedSelection.seats), 0)).where(
+        DirectedSelection.panel_id == bindparam("panel_id"), DirectedSelection.status == DirectedStatus.APPROVED.value),
+    select(literal(_ADDED), literal(-1), func.count()).select_from(DirectedExpert)
+    .where(DirectedExpert.panel_id == bindparam("panel_id")),
+)
+_CONTACT_ACCOUNT = select(Account.id).where(Account.contact_id == bindparam("contact_id"))
+_UNIT_ACCOUNTS = (select(Account.id).join(Contact, Contact.id == Account.contact_id)
+                  .where(Contact.unit_id == bindparam("unit_id"), Contact.active.is_(True)).order_by(Account.id))
 
 
 async def latest_draw(uow: UnitOfWork, panel_id: int) -> DrawRecord | None:
     """The panel's current draw, without the record's texts: they take ~0.5 MB at 43,000
     eligible experts and only a refill reads them (`with_ranking`), while every answer
     needs the seat groups."""
-    row = await uow.session.scalar(
-        select(Draw).options(*(defer(c, raiseload=True) for c in _RECORD_TEXTS))
-        .where(Draw.panel_id == panel_id).order_by(Draw.id.desc()).limit(1))
+    row = await uow.session.scalar(_LATEST_DRAW, {"panel_id": panel_id})
     if row is None:
         return None
     return DrawRecord(row, [drawlib.SeatGroup.from_json(g) for g in row.groups])
@@ -212,12 +223,10 @@ async def unit_accounts(uow: UnitOfWork, panel: Panel) -> list[int]:
     """The requesting contact's account; without one, every active contact of the unit."""
     s = uow.session
     if panel.contact_id is not None:
-        acc = await s.scalar(select(Account.id).where(Account.contact_id == panel.contact_id))
+        acc = await s.scalar(_CONTACT_ACCOUNT, {"contact_id": panel.contact_id})
         if acc is not None:
             return [acc]
-    rows = await s.scalars(
-        select(Account.id).join(Contact, Contact.id == Account.contact_id)
-        .where(Contact.unit_id == panel.unit_id, Contact.active.is_(True)).order_by(Account.id))
+    rows = await s.scalars(_UNIT_ACCOUNTS, {"unit_id": panel.unit_id})
     return list(rows.all())
 
 
@@ -270,13 +279,7 @@ async def seats_of(uow: UnitOfWork, panel: Panel, rec: DrawRecord | None) -> Sea
     held = [0] * len(groups)
     counts: dict[str, int] = {}
     directed = added = 0
-    rows = await s.execute(union_all(  # one round trip: every answer settles its panel
-        select(Invitation.status, Invitation.group_index, func.count())
-        .where(Invitation.panel_id == panel.id).group_by(Invitation.status, Invitation.group_index),
-        select(literal(_DIRECTED), literal(-1), func.coalesce(func.sum(DirectedSelection.seats), 0)).where(
-            DirectedSelection.panel_id == panel.id, DirectedSelection.status == DirectedStatus.APPROVED.value),
-        select(literal(_ADDED), literal(-1), func.count()).select_from(DirectedExpert)
-        .where(DirectedExpert.panel_id == panel.id)))
+    rows = await s.execute(_SEATS, {"panel_id": panel.id})  # one round trip: every answer settles its panel
     for status, g, n in rows.all():
         if status == _DIRECTED:
             directed = int(n or 0)
