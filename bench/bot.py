@@ -32,10 +32,13 @@ rows just wait).
   messages/s both bots sit at the same ceiling (ratio ≈ 1 by construction) and the figure says
   nothing about the bot. `--flood-limits` runs that case anyway: the sandbox's default limits,
   and AIORateLimiter in both bots.
-* Connection pool: both bots get `--pool` connections (default 16). With PTB's own default of
-  256, 200 presses at once open ~200 connections and httpcore's per-request pool bookkeeping
-  becomes most of a bare bot's CPU (≈ 28 ms instead of ≈ 8 ms per press for the echo bot), which
-  would hide the bot's own cost; `--pool 256` shows that configuration.
+* Connection pool: both bots get `--pool` connections (default 16): the echo bot through
+  ApplicationBuilder.connection_pool_size, the bot through its setting `telegram.connection_pool`
+  (it ships with 32). With PTB's own default of 256, 200 presses at once open ~200 connections
+  and httpcore's per-request pool bookkeeping becomes most of a bare bot's CPU (≈ 28 ms instead
+  of ≈ 8 ms per press for the echo bot); `--pool 256` shows that configuration. The bot queues
+  its requests in front of the pool (bot/http.py), the echo bot inside httpcore's pool, as a
+  bare python-telegram-bot does.
 * httpcore imports the (absent) `sniffio` package on every lock it creates, a failed import that
   scans sys.path each time; both bots record it as absent once (`--sniffio-probe` keeps the probe).
 
@@ -103,13 +106,14 @@ async def _serve_echo(base_url: str, rate_limit: bool) -> None:
         await app.stop()
 
 
-async def _serve_bot(base_url: str, db_url: str, rate_limit: bool) -> None:
+async def _serve_bot(base_url: str, db_url: str, rate_limit: bool, pool: int) -> None:
     """The expertpanel bot as `expertpanel run` runs it (without the notifier and scheduler)."""
     from bot.commands.run import serve
     from core.bootstrap import build_core
     from core.config import Settings
 
-    core = build_core(Settings(database={"url": db_url}, telegram={"token": BOT_TOKEN}))  # type: ignore[arg-type]
+    core = build_core(Settings(database={"url": db_url},  # type: ignore[arg-type]
+                               telegram={"token": BOT_TOKEN, "connection_pool": pool}))
     stop, ready = _stop_event(), asyncio.Event()
     task = asyncio.create_task(serve(core, stop=stop, base_url=base_url, base_file_url=base_url.replace("/bot", "/file/bot"),
                                      rate_limit=rate_limit, poll_timeout=POLL_TIMEOUT, background=False, ready=ready))
@@ -531,12 +535,12 @@ def main() -> None:
     warnings.simplefilter("ignore")  # PTB's deprecation notes about RetryAfter's type
     if args.serve and not args.sniffio_probe:
         _no_sniffio_probe()
-    if args.serve and args.pool:
-        _same_pool(args.pool)
+    if args.serve == "echo" and args.pool:
+        _same_pool(args.pool)  # the bot sets its pool from its settings (telegram.connection_pool)
     if args.serve == "echo":
         asyncio.run(_serve_echo(args.base_url, args.rate_limit))
     elif args.serve == "bot":
-        asyncio.run(_serve_bot(args.base_url, args.db_url, args.rate_limit))
+        asyncio.run(_serve_bot(args.base_url, args.db_url, args.rate_limit, args.pool or DEFAULT_POOL))
     else:
         sys.exit(0 if asyncio.run(run(args)) else 1)
 

@@ -9,8 +9,10 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import HTTPXRequest
 
 from bot.context import BotApplication, BotContext, BotData
+from bot.http import QueuedHTTPXRequest
 from bot.handlers import (
     admin, discipline, enrolment, evaluation, expert, fallback, invitations, panels, reminders, start,
 )
@@ -42,8 +44,10 @@ def build_application(core: Core, *, base_url: str | None = None, base_file_url:
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=core.settings.tz))
         .context_types(context_types)
         .concurrent_updates(True)
-        .connect_timeout(10).read_timeout(15).write_timeout(15).pool_timeout(10)
-        .get_updates_read_timeout(40)
+        .request(QueuedHTTPXRequest(connection_pool_size=tg.connection_pool, connect_timeout=10, read_timeout=15,
+                                    write_timeout=15, pool_timeout=10))
+        .get_updates_request(HTTPXRequest(connection_pool_size=1, connect_timeout=10, read_timeout=40,
+                                          write_timeout=15, pool_timeout=10))
     )
     if rate_limit:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))

@@ -34,9 +34,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, InputFile, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
 
 from bot import menus
+from bot.http import QueuedHTTPXRequest
 from bot.outbox_render import Rendered, render
 from bot.pacing import CHAT_BURST, Pacer, retry_after_seconds
 from bot.render import TELEGRAM_LIMIT, split_message
@@ -105,8 +105,8 @@ def make_bot(core: Core, *, base_url: str | None = None, base_file_url: str | No
 
             raise DomainError("telegram.no_token")
         token = tg.token.get_secret_value()
-    request = HTTPXRequest(connection_pool_size=pool_size, connect_timeout=10, read_timeout=15,
-                           write_timeout=15, pool_timeout=10)
+    request = QueuedHTTPXRequest(connection_pool_size=pool_size, connect_timeout=10, read_timeout=15,
+                                 write_timeout=15, pool_timeout=10)
     return Bot(token, base_url=base_url or tg.base_url, base_file_url=base_file_url or tg.base_file_url,
                request=request)
 

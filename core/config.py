@@ -78,6 +78,8 @@ class TelegramSettings(BaseModel):
     base_url: str = "https://api.telegram.org/bot"
     base_file_url: str = "https://api.telegram.org/file/bot"
     admins: list[int] = Field(default_factory=list)
+    # Connections to the Bot API; requests beyond them wait in order (bot/http.py).
+    connection_pool: int = Field(default=32, ge=1, le=1024)
     webhook_url: str | None = None
     # Telegram sends it in X-Telegram-Bot-Api-Secret-Token with every webhook call; required in
     # webhook mode (1-256 characters: A-Z, a-z, 0-9, _ and -).

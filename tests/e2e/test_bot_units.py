@@ -2,6 +2,8 @@
 sandbox over 127.0.0.1, the REAL notifier delivering the outbox, experts answering via the core."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from bot.units_render import EDIT_SUPPORTED
@@ -53,7 +55,11 @@ async def test_template_request_to_confirmed_roster(core: Core, bot: BotRunner, 
     def status_messages() -> list[dict[str, object]]:
         return [m for m in unit.messages() if (m["text"] or "").startswith("📋 专家组 #")]
 
+    # The notifier edits the newest copy first and deletes an older one (a copy that raced the
+    # handler's own post) right after: wait for that, not just for the edit.
     await until(lambda: any("已接受 3" in str(m["text"]) for m in status_messages()))
+    with contextlib.suppress(TimeoutError):
+        await until(lambda: len(status_messages()) == 1, timeout=3.0)
     shown = status_messages()
     assert status and EDIT_SUPPORTED
     assert len(shown) == 1 and shown[0]["edit_date"] and "已接受 3" in str(shown[0]["text"])  # one live message
