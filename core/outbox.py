@@ -7,10 +7,11 @@ that a newer row of the same thread supersedes (`thread_state`).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from core.db.models import Account, Outbox
 from core.db.uow import UnitOfWork
@@ -47,14 +48,28 @@ async def enqueue(
         exists = await session.scalar(select(Outbox.id).where(Outbox.dedupe_key == dedupe_key))
         if exists is not None:
             return None
-    now = uow.clock.now()
-    row = Outbox(
-        account_id=account_id, kind=kind, params=params or {}, status=OutboxStatus.PENDING,
-        created_at=now, next_attempt_at=now, attempts=0, dedupe_key=dedupe_key, thread=thread_of(kind, params),
-    )
+    row = Outbox(**_values(uow, account_id, kind, params), dedupe_key=dedupe_key)
     session.add(row)
     await session.flush()
     return row
+
+
+Message = tuple[int, str, dict[str, Any] | None]  # (account id, kind, params)
+
+
+async def enqueue_all(uow: UnitOfWork, messages: Sequence[Message]) -> int:
+    """Queue several messages in one INSERT, in the order given: a draw queues ~10 at once,
+    and one statement saves a flush and a round trip per row. No dedupe keys: for events
+    that are new by construction. Returns how many."""
+    if messages:
+        await uow.session.execute(insert(Outbox), [_values(uow, a, k, p) for a, k, p in messages])
+    return len(messages)
+
+
+def _values(uow: UnitOfWork, account_id: int, kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    now = uow.clock.now()
+    return {"account_id": account_id, "kind": kind, "params": params or {}, "status": OutboxStatus.PENDING,
+            "created_at": now, "next_attempt_at": now, "attempts": 0, "thread": thread_of(kind, params)}
 
 
 async def admin_account_ids(uow: UnitOfWork) -> list[int]:
@@ -65,10 +80,12 @@ async def enqueue_many(
     uow: UnitOfWork, account_ids: Iterable[int], kind: str, params: dict[str, Any] | None = None,
     *, dedupe_prefix: str | None = None,
 ) -> int:
+    """Queue `kind` for each account; with `dedupe_prefix`, once per account and prefix."""
+    if not dedupe_prefix:
+        return await enqueue_all(uow, [(aid, kind, params) for aid in account_ids])
     n = 0
     for aid in account_ids:
-        key = f"{dedupe_prefix}:{aid}" if dedupe_prefix else None
-        if await enqueue(uow, aid, kind, params, dedupe_key=key) is not None:
+        if await enqueue(uow, aid, kind, params, dedupe_key=f"{dedupe_prefix}:{aid}") is not None:
             n += 1
     return n
 
