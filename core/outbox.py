@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import insert, select
 
@@ -54,7 +54,12 @@ async def enqueue(
     return row
 
 
-Message = tuple[int, str, dict[str, Any] | None]  # (account id, kind, params)
+class Message(NamedTuple):
+    """One message for `enqueue_all`."""
+
+    account_id: int
+    kind: str
+    params: dict[str, Any] | None = None
 
 
 async def enqueue_all(uow: UnitOfWork, messages: Sequence[Message]) -> int:
@@ -82,7 +87,7 @@ async def enqueue_many(
 ) -> int:
     """Queue `kind` for each account; with `dedupe_prefix`, once per account and prefix."""
     if not dedupe_prefix:
-        return await enqueue_all(uow, [(aid, kind, params) for aid in account_ids])
+        return await enqueue_all(uow, [Message(aid, kind, params) for aid in account_ids])
     n = 0
     for aid in account_ids:
         if await enqueue(uow, aid, kind, params, dedupe_key=f"{dedupe_prefix}:{aid}") is not None:

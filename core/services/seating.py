@@ -205,7 +205,7 @@ async def matter_params(uow: UnitOfWork, panel: Panel) -> dict[str, Any]:
 
 
 async def notify_unit(uow: UnitOfWork, panel: Panel, kind: str, params: dict[str, Any]) -> None:
-    await enqueue_all(uow, [(acc, kind, params) for acc in await unit_accounts(uow, panel)])
+    await enqueue_all(uow, [Message(acc, kind, params) for acc in await unit_accounts(uow, panel)])
 
 
 # --- seats -------------------------------------------------------------------------------------
@@ -335,12 +335,12 @@ async def _invitation_messages(
     for inv, p in zip(invs, picks):
         acc = accounts.get(inv.expert_id)
         if acc is not None:
-            out.append((acc, "invitation", {**matter, "invitation_id": inv.id, "deadline": deadline.isoformat(),
-                                            "replacement": p.replacement}))
+            out.append(Message(acc, "invitation", {**matter, "invitation_id": inv.id,
+                                                   "deadline": deadline.isoformat(), "replacement": p.replacement}))
             continue
         admins = await admin_account_ids(uow) if admins is None else admins
         params = {"expert_id": inv.expert_id, "invitation_id": inv.id, "panel_id": panel.id}
-        out += [(a, "expert_unreachable", params) for a in admins]
+        out += [Message(a, "expert_unreachable", params) for a in admins]
     return out
 
 
