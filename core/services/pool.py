@@ -9,7 +9,7 @@ two texts — one row crosses the driver, not 50,000: every in-scope expert (hol
 requested field) with his class — a *candidate* (active, term covering the meeting), not
 active, or out of term — and his field bits among the requested fields. The pool is
 the candidates minus those the look-ups name; only those candidates get a look-up reason.
-On PostgreSQL a draw has the scan run in up to four id-range pieces and hashes one piece's
+On PostgreSQL a draw has the scan run in up to two id-range pieces and hashes one piece's
 codes while the server scans the next (`compute_pool(feed=…)`).
 
 Every in-scope expert that is left out is reported with one reason — the first that applies,
@@ -330,8 +330,11 @@ async def bare_eligible_ids(uow: UnitOfWork, q: PoolQuery) -> list[int]:
 
 # On PostgreSQL, pools over a wider id range than this are scanned in id-range pieces, so that
 # the caller's `feed` (the ranking's hashing) works on one piece while the server scans the next.
+# Two at most: on the 2-core benchmark machine with its other core busy, four pieces took
+# ~10 ms longer than one scan (more statements and slices, the server competing with the
+# hashing for the same core); two cost nothing there and still overlap when a core is free.
 PIECE_IDS = 25_000
-MAX_PIECES = 4
+MAX_PIECES = 2
 FORCE_PIECES = False  # tests: pieces on SQLite too
 
 
