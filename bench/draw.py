@@ -18,7 +18,7 @@ the rows instead), so every run sees the same state.
 The baseline is `core.services.pool.bare_eligible_ids_sql`: the same eligibility filtering as
 the pool (status, term, and the struck look-ups as one `NOT IN`) as one plain SELECT of the
 eligible ids, one row each, executed and fetched in full through the driver (asyncpg /
-aiosqlite) — no reasons, no ranking, no writes. The same SELECT with the ids joined into one
+sqlite3 on the loop's thread, core.db.sqlite_inline) — no reasons, no ranking, no writes. The same SELECT with the ids joined into one
 text is timed too ("one text"): that is how the pool's own scan crosses the driver, so it is
 the database floor of a draw. Targets: draw p99 < 50 ms, and draw ≤ 2 × the bare query.
 The 1-minute load average is printed: the numbers mean little on a busy machine.

@@ -44,6 +44,7 @@ __all__ = [
     "SeatGroup",
     "Selection",
     "Shortfall",
+    "code_bytes",
     "code_of",
     "digest_record",
     "exclusions_text",
@@ -241,9 +242,15 @@ def _tolist(values: Sequence[int]) -> Iterable[int]:
     return values.tolist() if _np is not None and isinstance(values, _np.ndarray) else values
 
 
+def code_bytes(ids: Sequence[int]) -> list[bytes]:
+    """The experts' public codes as ASCII bytes (the HMAC messages), in the order of `ids`."""
+    return join_decimal(ids, b"E", 6).split(b",") if len(ids) else []
+
+
 class Ranker:
     """Ranks a pool handed in piece by piece, so that hashing one piece of the pool can overlap
-    reading the next one from the database. `add` the pool's ids in order, then `result`."""
+    reading the next one from the database. `add` the pool's ids in order (or their
+    `code_bytes` with `add_codes`, e.g. a few at a time), then `result`."""
 
     def __init__(self, seed: bytes) -> None:
         self._keyed = _keyed(seed)
@@ -251,7 +258,9 @@ class Ranker:
         self._digests: list[bytes] = []
 
     def add(self, ids: Sequence[int]) -> None:
-        msgs = join_decimal(ids, b"E", 6).split(b",") if len(ids) else []
+        self.add_codes(code_bytes(ids))
+
+    def add_codes(self, msgs: list[bytes]) -> None:
         self._msgs += msgs
         self._digests += _hmac_all(self._keyed, msgs)
 

@@ -7,8 +7,9 @@ that a newer row of the same thread supersedes (`thread_state`).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, select
 
@@ -24,6 +25,7 @@ THREADS: dict[str, str] = {"panel_status": "panel_id"}
 # Built once: most state changes enqueue, and building a statement costs more than running it.
 _BY_DEDUPE_KEY = select(Outbox.id).where(Outbox.dedupe_key == bindparam("dedupe_key"))
 _INSERT = insert(Outbox.__table__).returning(Outbox.__table__.c.id)
+_INSERT_MANY = insert(Outbox.__table__)
 
 
 def thread_of(kind: str, params: dict[str, Any] | None) -> str | None:
@@ -51,11 +53,30 @@ async def enqueue(
         exists = await session.scalar(_BY_DEDUPE_KEY, {"dedupe_key": dedupe_key})
         if exists is not None:
             return None
+    return await session.scalar(_INSERT, {**_values(uow, account_id, kind, params), "dedupe_key": dedupe_key})
+
+
+class Message(NamedTuple):
+    """One message for `enqueue_all`."""
+
+    account_id: int
+    kind: str
+    params: dict[str, Any] | None = None
+
+
+async def enqueue_all(uow: UnitOfWork, messages: Sequence[Message]) -> int:
+    """Queue several messages in one INSERT, in the order given: a draw queues ~10 at once,
+    and one statement saves a flush and a round trip per row. No dedupe keys: for events
+    that are new by construction. Returns how many."""
+    if messages:
+        await uow.session.execute(_INSERT_MANY, [_values(uow, a, k, p) for a, k, p in messages])
+    return len(messages)
+
+
+def _values(uow: UnitOfWork, account_id: int, kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
     now = uow.clock.now()
-    return await session.scalar(_INSERT, {  # a Core INSERT: the session never reads the row back
-        "account_id": account_id, "kind": kind, "params": params or {}, "status": OutboxStatus.PENDING.value,
-        "created_at": now, "next_attempt_at": now, "attempts": 0, "dedupe_key": dedupe_key,
-        "thread": thread_of(kind, params)})
+    return {"account_id": account_id, "kind": kind, "params": params or {}, "status": OutboxStatus.PENDING.value,
+            "created_at": now, "next_attempt_at": now, "attempts": 0, "thread": thread_of(kind, params)}
 
 
 async def admin_account_ids(uow: UnitOfWork) -> list[int]:
@@ -66,10 +87,12 @@ async def enqueue_many(
     uow: UnitOfWork, account_ids: Iterable[int], kind: str, params: dict[str, Any] | None = None,
     *, dedupe_prefix: str | None = None,
 ) -> int:
+    """Queue `kind` for each account; with `dedupe_prefix`, once per account and prefix."""
+    if not dedupe_prefix:
+        return await enqueue_all(uow, [Message(aid, kind, params) for aid in account_ids])
     n = 0
     for aid in account_ids:
-        key = f"{dedupe_prefix}:{aid}" if dedupe_prefix else None
-        if await enqueue(uow, aid, kind, params, dedupe_key=key) is not None:
+        if await enqueue(uow, aid, kind, params, dedupe_key=f"{dedupe_prefix}:{aid}") is not None:
             n += 1
     return n
 

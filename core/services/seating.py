@@ -23,7 +23,7 @@ from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, inspect, literal, select, text, union_all
+from sqlalchemy import bindparam, func, insert, inspect, literal, select, text, union_all
 from sqlalchemy.orm import defer
 
 from core import draw as drawlib
@@ -49,7 +49,7 @@ from core.enums import (
     PanelStatus,
 )
 from core.errors import NotFound
-from core.outbox import enqueue, notify_admins
+from core.outbox import Message, admin_account_ids, enqueue_all, notify_admins
 from core.services import audit
 from core.services.pool import Feed, Pool, compute_pool, pool_query
 
@@ -242,8 +242,7 @@ async def matter_params(uow: UnitOfWork, panel: Panel) -> dict[str, Any]:
 
 
 async def notify_unit(uow: UnitOfWork, panel: Panel, kind: str, params: dict[str, Any]) -> None:
-    for acc in await unit_accounts(uow, panel):
-        await enqueue(uow, acc, kind, params)
+    await enqueue_all(uow, [Message(acc, kind, params) for acc in await unit_accounts(uow, panel)])
 
 
 # --- seats -------------------------------------------------------------------------------------
@@ -333,16 +332,7 @@ async def invite_many(
     him another way (`expert_unreachable`)."""
     if not picks:
         return []
-    s = uow.session
-    now = uow.clock.now()
-    invs = [Invitation(panel_id=panel.id, draw_id=draw_id, expert_id=parse_expert_code(p.code), group_index=p.group,
-                       rank=p.rank, replacement_of=p.replacement_of, status=InvitationStatus.PENDING.value,
-                       invited_at=now, deadline=deadline) for p in picks]
-    s.add_all(invs)
-    await s.flush()
-    accounts = dict((await s.execute(select(Account.expert_id, Account.id).where(
-        Account.expert_id.in_([i.expert_id for i in invs])))).all())
-    matter = await matter_params(uow, panel)
+    invs = await _insert_invitations(uow, panel, draw_id, picks, deadline)
     entries: list[tuple[str, str, Any, dict[str, Any]]] = []
     for inv, p in zip(invs, picks):
         if p.replacement:
@@ -352,15 +342,44 @@ async def invite_many(
         entries.append(("invitation.create", "invitation", inv.id, dict(
             panel_id=panel.id, expert_id=inv.expert_id, group=p.group, rank=p.rank, replacement_of=p.replacement_of)))
     await audit.append_many(uow, actor, entries)
+    await enqueue_all(uow, await _invitation_messages(uow, panel, invs, picks, deadline))
+    return invs
+
+
+async def _insert_invitations(
+    uow: UnitOfWork, panel: Panel, draw_id: int, picks: list[Pick], deadline: datetime
+) -> list[Invitation]:
+    """One multi-row INSERT … RETURNING (the ORM's flush sends one statement per row on
+    SQLite); the rows come back in any order and are matched to the picks by expert, unique
+    within a panel."""
+    now = uow.clock.now()
+    rows = [dict(panel_id=panel.id, draw_id=draw_id, expert_id=parse_expert_code(p.code), group_index=p.group,
+                 rank=p.rank, replacement_of=p.replacement_of, status=InvitationStatus.PENDING.value,
+                 invited_at=now, deadline=deadline) for p in picks]
+    made = {inv.expert_id: inv for inv in (await uow.session.scalars(insert(Invitation).returning(Invitation), rows))}
+    return [made[r["expert_id"]] for r in rows]
+
+
+async def _invitation_messages(
+    uow: UnitOfWork, panel: Panel, invs: list[Invitation], picks: list[Pick], deadline: datetime
+) -> list[Message]:
+    """Each invited expert's message, or the bureau's `expert_unreachable` for one without a
+    chat account, in pick order."""
+    accounts = dict((await uow.session.execute(select(Account.expert_id, Account.id).where(
+        Account.expert_id.in_([i.expert_id for i in invs])))).all())
+    matter = await matter_params(uow, panel)
+    admins: list[int] | None = None
+    out: list[Message] = []
     for inv, p in zip(invs, picks):
         acc = accounts.get(inv.expert_id)
-        if acc is not None:  # a new invitation id: no dedupe look-up needed
-            await enqueue(uow, acc, "invitation", {**matter, "invitation_id": inv.id, "deadline": deadline.isoformat(),
-                                                   "replacement": p.replacement})
-        else:
-            await notify_admins(uow, "expert_unreachable", {"expert_id": inv.expert_id, "invitation_id": inv.id,
-                                                            "panel_id": panel.id})
-    return invs
+        if acc is not None:
+            out.append(Message(acc, "invitation", {**matter, "invitation_id": inv.id,
+                                                   "deadline": deadline.isoformat(), "replacement": p.replacement}))
+            continue
+        admins = await admin_account_ids(uow) if admins is None else admins
+        params = {"expert_id": inv.expert_id, "invitation_id": inv.id, "panel_id": panel.id}
+        out += [Message(a, "expert_unreachable", params) for a in admins]
+    return out
 
 
 def short_detail(seats: Seats, cats: dict[int, str], reason: str, pool_size: int | None = None,

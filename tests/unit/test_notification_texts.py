@@ -18,7 +18,7 @@ from core.i18n import LANGUAGES, has
 
 CORE = Path(__file__).resolve().parents[2] / "core"
 SOURCE = "\n".join(p.read_text(encoding="utf-8") for p in CORE.rglob("*.py"))
-_CALLS = r'(?:enqueue|notify_admins|notify_unit|_tell_expert)\(\s*uow,\s*(?:[\w.\[\]]+,\s*)?"([a-z_]+)"'
+_CALLS = r'(?:(?:enqueue|notify_admins|notify_unit|_tell_expert)\(\s*uow,|Message\()\s*(?:[\w.\[\]]+,\s*)?"([a-z_]+)"'
 _CHOSEN = r'\bkind = "([a-z_]+)"(?: if .+ else "([a-z_]+)")?'
 KINDS = sorted({k for k in re.findall(_CALLS, SOURCE)} | {k for pair in re.findall(_CHOSEN, SOURCE) for k in pair if k})
 CAUSES = sorted(set(re.findall(r'cause="([a-z_]+)"', SOURCE)) | {"expired"})
