@@ -323,10 +323,11 @@ async def test_term_buttons_only_for_that_expert(live: Core, sandbox: SandboxSer
         assert any("续任申请" in (m["text"] or "") for m in sandbox.chat_messages(tg))
         # a second message's "do not renew", then "leave now"
         uow = live.uow()
+        before = sandbox.world.seq  # the first message says "届满" too: wait for the new one
         async with uow:
             await enqueue(uow, expert.account_id, "term_expired", {"expert_id": expert.id, "term_end": "2026-12-01"})  # type: ignore[arg-type]
             await uow.commit()
-        await sandbox.wait_for_message(tg, lambda m: "届满" in (m["text"] or ""), timeout=5, after=0)
+        await sandbox.wait_for_message(tg, lambda m: "届满" in (m["text"] or ""), timeout=5, after=before)
         qid = await press(tg, msg["message_id"], f"term:{expert.id}:leave", forge=True)
         offer = sandbox.chat_messages(tg)[-1]
         assert [b["callback_data"] for line in offer["buttons"] for b in line] == [f"term:{expert.id}:quit"]
