@@ -30,6 +30,7 @@ class UnitOfWork:
         self.clock: Clock = clock or SystemClock()
         self.settings: Settings = settings or Settings()
         self._session: AsyncSession | None = None
+        self.chain_locked = False  # this transaction holds the audit chain's lock (PostgreSQL)
 
     def read_only(self) -> "UnitOfWork":
         """A unit for lookups that write nothing: on SQLite it does not take the write lock.
@@ -58,6 +59,7 @@ class UnitOfWork:
             # over at once; left to SQLite, waiters poll with sleeps of up to 100 ms each.
             await self._write_lock.acquire()
             self._holds_lock = True
+        self.chain_locked = False
         self._session = self._factory()
         return self
 
@@ -78,6 +80,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.session.commit()
+        self.chain_locked = False  # released with the transaction
 
     async def rollback(self) -> None:
         await self.session.rollback()
+        self.chain_locked = False

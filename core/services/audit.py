@@ -15,8 +15,17 @@ from core.db.uow import UnitOfWork
 _AUDIT_LOCK = 0x45_50_41_55  # "EPAU"
 
 # Every state change appends: the statements are built once (building costs more than running).
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_AUDIT_LOCK)
 _LAST_ENTRY = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
 _INSERT_ENTRY = insert(AuditEntry.__table__)
+
+
+async def lock_chain(uow: UnitOfWork) -> None:
+    """Serialise appends to the chain until commit (PostgreSQL's advisory lock; SQLite's writers
+    are serial already). Taken once per transaction: draws take it first, then audit."""
+    if uow.dialect == "postgresql" and not uow.chain_locked:
+        await uow.session.execute(_LOCK_CHAIN)
+        uow.chain_locked = True
 
 
 async def append(
@@ -41,8 +50,7 @@ async def append_many(
     if not entries:
         return []
     session = uow.session
-    if uow.dialect == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK})
+    await lock_chain(uow)
     last = (await session.execute(_LAST_ENTRY)).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = format_at(uow.clock.now())

@@ -23,7 +23,7 @@ from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, inspect, literal, select, text, union_all
+from sqlalchemy import bindparam, func, insert, inspect, literal, select, union_all
 from sqlalchemy.orm import defer
 
 from core import draw as drawlib
@@ -57,7 +57,6 @@ from core.services.pool import Feed, Pool, compute_pool, pool_query
 # the audit chain anyway, which serialises on that lock until commit. Taking it *first* makes
 # concurrent draws see each other's bookings, and a second key could deadlock against it (a
 # withdrawal audits before it draws replacements). SQLite's BEGIN IMMEDIATE already serialises.
-DRAW_LOCK = audit._AUDIT_LOCK
 
 REPLACEMENT_MIN_WINDOW = timedelta(hours=24)
 REPLACEMENT_CUTOFF = timedelta(hours=1)  # before the meeting starts
@@ -85,8 +84,7 @@ def gc_paused() -> Iterator[None]:
 
 
 async def lock_draws(uow: UnitOfWork) -> None:
-    if uow.dialect == "postgresql":
-        await uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": DRAW_LOCK})
+    await audit.lock_chain(uow)
 
 
 # --- the stored draw ---------------------------------------------------------------------------
