@@ -29,7 +29,7 @@ class Rendered:
     document: tuple[str, bytes] | None = None  # (file name, content), sent with `text` as caption
     skip: bool = False  # the message became obsolete (e.g. the invitation was already answered)
     edit: tuple[int, int] | None = None
-    forget: Callable[[], Awaitable[None]] | None = field(default=None, compare=False)
+    forget: Callable[[], Awaitable[Any]] | None = field(default=None, compare=False)
 
 
 Renderer = Callable[[Core, dict[str, Any], str], Awaitable[Rendered]]

@@ -117,7 +117,8 @@ async def _panel_status(core: Core, params: dict[str, Any], lang: str) -> Render
     extra: dict[str, Any] = {}
     if EDIT_SUPPORTED and brief.status_chat_id is not None and brief.status_message_id is not None:
         extra["edit"] = (brief.status_chat_id, brief.status_message_id)
-        extra["forget"] = lambda: panel_messages.clear_status_message(core.uow(), brief.id)
+        chat_id, message_id = brief.status_chat_id, brief.status_message_id
+        extra["forget"] = lambda: panel_messages.clear_status_message(core.uow(), brief.id, chat_id, message_id)
     return Rendered(status_text(lang, brief, core), status_keyboard(lang, brief.id, brief.status), **extra)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.db.models import Account, Category, DirectedSelection, Panel, UsingUnit
 from core.db.uow import UnitOfWork
@@ -49,13 +49,16 @@ async def status_message(uow: UnitOfWork, panel_id: int) -> StatusMessage | None
     return StatusMessage(panel_id, int(row[0]), int(row[1]), acc)
 
 
-async def clear_status_message(uow: UnitOfWork, panel_id: int) -> None:
-    """Forget the message (e.g. it was deleted in the chat and can no longer be edited)."""
+async def clear_status_message(uow: UnitOfWork, panel_id: int, chat_id: int, message_id: int) -> bool:
+    """Forget message `message_id` in `chat_id` (deleted in the chat, or superseded by a newer
+    copy) — only if the panel still points at it: a message the handler stored meanwhile stays."""
     async with uow:
-        panel = await uow.session.get(Panel, panel_id, with_for_update=True)
-        if panel is not None:
-            panel.status_chat_id = panel.status_message_id = None
-            await uow.commit()
+        res = await uow.session.execute(
+            update(Panel).where(Panel.id == panel_id, Panel.status_chat_id == chat_id,
+                                Panel.status_message_id == message_id)
+            .values(status_chat_id=None, status_message_id=None).execution_options(synchronize_session=False))
+        await uow.commit()
+    return bool(res.rowcount)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -426,3 +426,20 @@ async def test_stored_ranking_holds_codes_with_requested_field_bits(core: Core) 
         ranking, masks = (await s.execute(select(Draw.ranking, Draw.masks).where(Draw.panel_id == res.panel_id))).one()
     assert sorted(ranking.split(",")) == sorted(e.code for e in experts)
     assert masks.split(",") == [str(1 << 5)] * 3
+
+
+async def test_forgetting_a_status_message_spares_one_stored_meanwhile(core: Core) -> None:
+    """The notifier forgets the message it found gone or superseded; if the handler stored a new
+    one in between, that one stays (the clear is conditional on the message it forgets)."""
+    from core.services import panel_messages
+
+    contact = await make_unit_contact(core)
+    for _ in range(3):
+        await make_expert(core, ["eia"])
+    result = await panels.request_panel(core.uow(), contact, panel_form(core))
+    await panel_messages.set_status_message(core.uow(), contact, result.panel_id, 700, 11)
+    await panel_messages.set_status_message(core.uow(), contact, result.panel_id, 700, 12)  # the handler's newer post
+    assert not await panel_messages.clear_status_message(core.uow(), result.panel_id, 700, 11)
+    assert (await panel_messages.status_message(core.uow(), result.panel_id)).message_id == 12  # type: ignore[union-attr]
+    assert await panel_messages.clear_status_message(core.uow(), result.panel_id, 700, 12)
+    assert await panel_messages.status_message(core.uow(), result.panel_id) is None
