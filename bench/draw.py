@@ -343,10 +343,10 @@ async def breakdown(core: Core, q: PoolQuery, form: Any, n: int) -> dict[str, li
     uow = core.uow()
     async with uow:
         for _ in range(max(5, n // 5)):
-            t0 = time.perf_counter()
-            pool = await compute_pool(uow, q)
-            t1 = time.perf_counter()
-            with gc_paused():  # as request_panel does
+            with gc_paused():  # as in request_panel: the whole draw
+                t0 = time.perf_counter()
+                pool = await compute_pool(uow, q)
+                t1 = time.perf_counter()
                 seed = drawlib.new_seed()
                 ranked = drawlib.rank_pool(seed, pool.ids, pool.masks)
                 t2 = time.perf_counter()

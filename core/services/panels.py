@@ -72,10 +72,6 @@ __all__ = [
 ]
 
 
-HASH_SLICE = 1024  # codes hashed between two yields to the event loop (~1 ms): the scan in
-# flight needs a few event-loop turns (cursor, execute, fetch) to get its work to the database
-
-
 @dataclass(frozen=True)
 class ShortGroup:
     index: int
@@ -124,6 +120,13 @@ async def request_panel(
     bureau are told which group is short and what they can do (relax, directed selection).
     """
     unit = _requesting_unit(roles, unit_id)
+    # The collector stays paused until the draw's containers (look-up rows, exclusions, ranking
+    # arrays: _draw_panel's locals) are freed, which happens when it returns (see gc_paused).
+    with gc_paused():
+        return await _draw_panel(uow, roles, form, unit)
+
+
+async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, unit: int) -> RequestResult:
     async with uow:
         s = uow.session
         await lock_draws(uow)
@@ -149,27 +152,15 @@ async def request_panel(
         seed = drawlib.new_seed()
         ranker = drawlib.Ranker(seed)
 
-        async def feed(ids: Sequence[int], busy: bool) -> None:
-            """Hash the codes of each piece of the pool as it comes; while the next piece is
-            being scanned, yield now and then so that the scan's driver calls get through."""
-            if not busy:
-                ranker.add(ids)
-                return
-            codes = drawlib.code_bytes(ids)  # formatted at once: per slice that costs ~0.1 ms each
-            for i in range(0, len(codes), HASH_SLICE):
-                ranker.add_codes(codes[i:i + HASH_SLICE])
-                await asyncio.sleep(0)
-
-        pool = await panel_pool(uow, panel, exclude_invited=False, feed=feed)
-        with gc_paused():  # CPU-bound and synchronous: order, seat, hash the record
-            ranked = ranker.result(pool.ids, pool.masks)
-            selection = drawlib.select_ranked(ranked.pairs(), groups)
-            chosen = selection.chosen
-            excluded = drawlib.exclusions_text(pool.exclusions)
-            header = drawlib.record_header(
-                seed.hex(), drawlib.ALGORITHM, groups, chosen, drawlib.sha256_text(ranked.ranking_text),
-                drawlib.sha256_text(ranked.masks_text), drawlib.sha256_text(excluded))
-            digest = drawlib.record_digest(header)
+        pool = await panel_pool(uow, panel, exclude_invited=False, feed=ranker.add)
+        ranked = ranker.result(pool.ids, pool.masks)
+        selection = drawlib.select_ranked(ranked.pairs(), groups)
+        chosen = selection.chosen
+        excluded = drawlib.exclusions_text(pool.exclusions)
+        header = drawlib.record_header(
+            seed.hex(), drawlib.ALGORITHM, groups, chosen, drawlib.sha256_text(ranked.ranking_text),
+            drawlib.sha256_text(ranked.masks_text), drawlib.sha256_text(excluded))
+        digest = drawlib.record_digest(header)
         row = Draw(panel_id=panel.id, seed=header["seed"], algorithm=drawlib.ALGORITHM,
                    record_version=drawlib.RECORD_VERSION, created_at=now, ranking=ranked.ranking_text,
                    masks=ranked.masks_text, exclusions=excluded, groups=header["groups"],

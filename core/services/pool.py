@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from functools import cached_property
@@ -338,7 +338,7 @@ MAX_PIECES = 2
 FORCE_PIECES = False  # tests: pieces on SQLite too
 
 
-Feed = Callable[[Sequence[int], bool], Awaitable[None]]
+Feed = Callable[[Sequence[int]], None]
 
 
 async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None) -> Pool:
@@ -347,9 +347,8 @@ async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = Non
     The candidates minus those a look-up names are the pool; each of those carries the first
     reason that applies (kinds are numbered in `_ORDER`, so the smallest wins).
 
-    `feed(ids, busy)`, if given, receives the pool's ids piece by piece, in the order of
-    `Pool.ids`; `busy` says that the scan of the next piece is running meanwhile (in the
-    PostgreSQL server), so that `feed` should yield to the event loop now and then."""
+    `feed(ids)`, if given, receives the pool's ids piece by piece, in the order of `Pool.ids`,
+    while the scan of the next piece runs in the PostgreSQL server."""
     s = uow.session
     dialect = uow.dialect
     rows = (await s.execute(lookups_sql(q, dialect))).all()
@@ -374,7 +373,7 @@ async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = Non
             pool_masks.append(masks)
             lapsed += _plain(inactive, ExclusionReason.NOT_ACTIVE) + _plain(out_of_term, ExclusionReason.TERM)
             if feed is not None:
-                await feed(ids, k + 1 < len(scans))
+                feed(ids)
     finally:
         if not pending.done():  # `feed` failed: let the scan in flight finish before the session is used again
             await asyncio.gather(pending, return_exceptions=True)

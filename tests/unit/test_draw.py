@@ -553,22 +553,28 @@ def test_join_decimal_codes_are_expert_codes() -> None:
     assert list(drawlib.parse_ints("")) == []
 
 
+@pytest.mark.parametrize("use_native", [True, False])
 @pytest.mark.parametrize("use_numpy", [True, False])
 @given(seeds, pools(max_size=60))
 @settings(max_examples=80, deadline=None)
-def test_rank_pool_is_rank(use_numpy: bool, seed: bytes, pool: dict[str, int]) -> None:
+def test_rank_pool_is_rank(use_numpy: bool, use_native: bool, seed: bytes, pool: dict[str, int]) -> None:
     """The draw's fast path gives the reference ranking and the stored texts, with or without
-    numpy."""
+    numpy, with the native HMAC kernel (core/_hmac.c) or hashlib."""
+    if use_native and drawlib._native is None:
+        pytest.skip("core._hmac was not built (no C compiler at install)")
     ids = [int(c[1:]) for c in pool]
     masks = [pool[c] for c in pool]
-    saved = drawlib._np
+    saved = drawlib._np, drawlib._native
     try:
         if not use_numpy:
             drawlib._np = None  # type: ignore[assignment]
+        if not use_native:
+            drawlib._native = None  # type: ignore[assignment]
         args = (np.array(ids, dtype=np.int64), np.array(masks, dtype=np.int64)) if use_numpy else (ids, masks)
         ranked = drawlib.rank_pool(seed, *args)
+        assert drawlib.rank(seed, list(pool)) == ref_rank(seed, list(pool))
     finally:
-        drawlib._np = saved
+        drawlib._np, drawlib._native = saved
     ranking = ref_rank(seed, list(pool))
     assert ranked.ranking_text == drawlib.ranking_text(ranking)
     assert ranked.masks_text == drawlib.masks_text(pool[c] for c in ranking)

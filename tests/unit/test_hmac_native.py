@@ -1,0 +1,83 @@
+"""core._hmac, the draw's native HMAC-SHA256 kernel, against Python's hmac module.
+
+Both of its compression functions are checked (the CPU's SHA extensions where this machine has
+them, and the portable C every machine has), on the edges of SHA-256 padding and of HMAC key
+handling. Skipped only where the extension was not built; CI sets EXPERTPANEL_REQUIRE_NATIVE so
+that a failed build fails there instead."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+try:
+    from core import _hmac
+except ImportError:  # pragma: no cover - depends on the install
+    if os.environ.get("EXPERTPANEL_REQUIRE_NATIVE"):
+        raise
+    pytest.skip("core._hmac was not built (no C compiler at install)", allow_module_level=True)
+
+PATHS = [pytest.param(False, id="fast"), pytest.param(True, id="portable")]
+
+
+def want(key: bytes, msgs: list[bytes]) -> bytes:
+    return b"".join(hmac.new(key, m, hashlib.sha256).digest() for m in msgs)
+
+
+@pytest.mark.parametrize("portable", PATHS)
+@pytest.mark.parametrize("klen", [0, 1, 31, 32, 33, 63, 64, 65, 128, 1000])
+def test_key_lengths_and_padding_edges(portable: bool, klen: int) -> None:
+    """Keys up to a block are padded, longer ones hashed first; messages of 55/56 and 119/120
+    bytes are where SHA-256 padding needs one more block."""
+    key = bytes(range(256))[:klen] * (1 + klen // 256)
+    msgs = [b"a" * n for n in (1, 7, 54, 55, 56, 57, 63, 64, 65, 119, 120, 128, 300)]
+    assert _hmac.hmac_sha256(key, b",".join(msgs), portable=portable) == want(key, msgs)
+
+
+@pytest.mark.parametrize("portable", PATHS)
+@given(key=st.binary(max_size=100), msgs=st.lists(st.binary(min_size=1, max_size=150), min_size=1, max_size=40))
+@settings(max_examples=150, deadline=None)
+def test_matches_hmac_module(portable: bool, key: bytes, msgs: list[bytes]) -> None:
+    msgs = [m.replace(b",", b".") for m in msgs]
+    assert _hmac.hmac_sha256(key, b",".join(msgs), portable=portable) == want(key, msgs)
+
+
+def test_separator_and_empty_messages() -> None:
+    key = b"k" * 32
+    assert _hmac.hmac_sha256(key, b"") == b""  # an empty buffer holds no message
+    # Between separators, empty messages are messages.
+    assert _hmac.hmac_sha256(key, b",x,") == want(key, [b"", b"x", b""])
+    assert _hmac.hmac_sha256(key, b"a;b,c", sep=ord(";")) == want(key, [b"a", b"b,c"])
+    assert _hmac.hmac_sha256(bytearray(key), memoryview(b"E000001")) == want(key, [b"E000001"])
+    with pytest.raises(ValueError):
+        _hmac.hmac_sha256(key, b"x", sep=256)
+    with pytest.raises(TypeError):
+        _hmac.hmac_sha256(key, "E000001")  # type: ignore[arg-type]
+
+
+def test_draw_sized_input_and_other_threads() -> None:
+    """43,000 codes, as a draw at 100,000 experts hashes; the kernel runs without the GIL, so
+    calls from several threads at once must not disturb each other."""
+    key = os.urandom(32)
+    codes = b",".join(b"E%06d" % i for i in range(43_000))
+    expected = want(key, codes.split(b","))
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda: results.append(_hmac.hmac_sha256(key, codes))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected] * 4
+    assert _hmac.hmac_sha256(key, codes, portable=True) == expected
+
+
+def test_reports_whether_the_cpu_path_is_used() -> None:
+    flags = open("/proc/cpuinfo").read().split() if os.path.exists("/proc/cpuinfo") else []
+    if "sha_ni" in flags and "sse4_1" in flags:
+        assert _hmac.ACCELERATED == 1
+    assert _hmac.ACCELERATED in (0, 1)
