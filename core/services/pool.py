@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from functools import cached_property
+from pathlib import Path
 from itertools import repeat
 from typing import Any
 
@@ -328,17 +330,18 @@ async def bare_eligible_ids(uow: UnitOfWork, q: PoolQuery) -> list[int]:
 
 # --- the pool ----------------------------------------------------------------------------------
 
-# On PostgreSQL, pools over a wider id range than this are scanned in id-range pieces, so that
-# the caller's `feed` (the ranking's hashing) works on one piece while the server scans the next.
-# Two at most: on the 2-core benchmark machine with its other core busy, four pieces took
-# ~10 ms longer than one scan (more statements and slices, the server competing with the
-# hashing for the same core); two cost nothing there and still overlap when a core is free.
+# Pools over a wider id range than PIECE_IDS are scanned in two id-range halves at once when the
+# caller ranks the pool (`feed`): the second on a connection of its own (`_scan_beside`), so that
+# the database works on both halves on two cores while this process parses and hashes the first.
+# At 100,000 experts the scan is most of a draw's time (~18 ms of ~45 on SQLite). Two, not more:
+# the benchmark machines have two cores.
 PIECE_IDS = 25_000
 MAX_PIECES = 2
-FORCE_PIECES = False  # tests: pieces on SQLite too
+FORCE_PIECES = False  # tests: pieces whatever the id range
 
 
 Feed = Callable[[Sequence[int]], None]
+ScanRow = tuple[str | None, str | None]
 
 
 async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None) -> Pool:
@@ -347,26 +350,24 @@ async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = Non
     The candidates minus those a look-up names are the pool; each of those carries the first
     reason that applies (kinds are numbered in `_ORDER`, so the smallest wins).
 
-    `feed(ids)`, if given, receives the pool's ids piece by piece, in the order of `Pool.ids`,
-    while the scan of the next piece runs in the PostgreSQL server."""
+    `feed(ids)`, if given, receives the pool's ids piece by piece, in the order of `Pool.ids`;
+    a large pool is then scanned in two pieces at once (see PIECE_IDS)."""
     s = uow.session
     dialect = uow.dialect
     rows = (await s.execute(lookups_sql(q, dialect))).all()
     named = _unique_ids(r[0] for r in rows)
     bounds = await _pieces(uow) if feed is not None else [(None, None)]
     scans = [scan_sql(q, dialect, lo, hi) for lo, hi in bounds]
+    # The other pieces start now, before our own, each on a connection of its own.
+    beside = [_scan_beside(uow, stmt) for stmt in scans[1:]] if _can_scan_beside(uow) else []
     cand_ids: list[Sequence[int]] = []
     pool_ids: list[Sequence[int]] = []
     pool_masks: list[Sequence[int]] = []
     lapsed: list[tuple[str, str, str]] = []
-    pending: asyncio.Future[Any] = asyncio.ensure_future(s.execute(scans[0]))
     try:
-        for k in range(len(scans)):
-            codes_text, masks_text = (await pending).one()
-            if k + 1 < len(scans):
-                pending = asyncio.ensure_future(s.execute(scans[k + 1]))
-                await asyncio.sleep(0)  # let the next scan reach the driver before `feed` takes the CPU
-            ids, masks, inactive, out_of_term = _split_scan(codes_text, masks_text)
+        for k, stmt in enumerate(scans):
+            scanned = await beside[k - 1] if k and beside else tuple((await s.execute(stmt)).one())
+            ids, masks, inactive, out_of_term = _split_scan(*scanned)
             cand_ids.append(ids)
             ids, masks = _drop(ids, masks, named)
             pool_ids.append(ids)
@@ -374,9 +375,8 @@ async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = Non
             lapsed += _plain(inactive, ExclusionReason.NOT_ACTIVE) + _plain(out_of_term, ExclusionReason.TERM)
             if feed is not None:
                 feed(ids)
-    finally:
-        if not pending.done():  # `feed` failed: let the scan in flight finish before the session is used again
-            await asyncio.gather(pending, return_exceptions=True)
+    finally:  # a failure: let the pieces in flight end before the session or the engine goes on
+        await asyncio.gather(*beside, return_exceptions=True)
     best: dict[int, tuple[int, Any, str]] = {}  # expert id → (kind, order key, detail)
     for eid, kind, a, b in _of_candidates(rows, _concat(cand_ids)):
         entry = _reason(q, int(kind), a, b)
@@ -389,21 +389,66 @@ async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = Non
 
 
 async def _pieces(uow: UnitOfWork) -> list[tuple[int | None, int | None]]:
-    """Id ranges [lo, hi) covering every expert: one unless the ids span more than PIECE_IDS,
-    and one on SQLite — there the scan runs on this process's own thread (core.db.sqlite_inline),
-    so nothing could hash beside it (with aiosqlite's worker thread, pieces gained ~10 % with a
-    second core idle and lost as much with it busy)."""
-    if uow.dialect != "postgresql" and not FORCE_PIECES:
+    """Id ranges [lo, hi) covering every expert: one unless the ids span more than PIECE_IDS
+    and a second connection can scan beside this one (not an in-memory SQLite database); the
+    tests' FORCE_PIECES makes two of any range, scanned one after the other where no second
+    connection can be had."""
+    if not FORCE_PIECES and not _can_scan_beside(uow):
         return [(None, None)]
     # Two scalar sub-queries: each is one index probe (a single SELECT of min and max makes
     # SQLite scan the table).
     lo, hi = (await uow.session.execute(text(
         "SELECT (SELECT min(id) FROM experts), (SELECT max(id) FROM experts)"))).one()
-    if lo is None or hi - lo < PIECE_IDS or np is None:
+    if lo is None or np is None or (hi - lo < PIECE_IDS and not FORCE_PIECES):
         return [(None, None)]
-    n = min(MAX_PIECES, (hi - lo) // PIECE_IDS + 1)
+    n = min(MAX_PIECES, (hi - lo) // PIECE_IDS + 1) if not FORCE_PIECES else MAX_PIECES
     edges = [lo + (hi + 1 - lo) * i // n for i in range(n + 1)]
     return [(a, b) for a, b in zip(edges, edges[1:])]
+
+
+def _can_scan_beside(uow: UnitOfWork) -> bool:
+    return uow.dialect == "postgresql" or _sqlite_file(uow) is not None
+
+
+def _sqlite_file(uow: UnitOfWork) -> str | None:
+    """The SQLite database file as a read-only URI for a second connection (None: in memory)."""
+    database = uow.session.bind.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).absolute().as_uri() + "?mode=ro"
+
+
+def _scan_beside(uow: UnitOfWork, stmt: TextClause) -> asyncio.Future[ScanRow]:
+    """Run one piece of the scan on a connection of its own, started before this returns.
+
+    It sees what this transaction sees of `experts`, which the draw has not written to: on
+    PostgreSQL (READ COMMITTED) every statement reads what is committed when it starts, the
+    transaction's own included; on SQLite the transaction holds the write lock from its BEGIN
+    IMMEDIATE, so nothing can be committed in between and a new WAL reader sees the same
+    snapshot. SQLite's piece runs on a worker thread (sqlite3 releases the GIL while it steps)
+    with its own read-only connection; the in-memory database of the tests has none."""
+    engine = uow.session.bind
+    if uow.dialect == "postgresql":
+        async def run() -> ScanRow:
+            async with engine.connect() as conn:
+                return tuple((await conn.execute(stmt)).one())  # type: ignore[return-value]
+        return asyncio.ensure_future(run())
+    uri = _sqlite_file(uow)
+    if uri is None:  # pragma: no cover - compute_pool asks _can_scan_beside first
+        raise ValueError("an in-memory SQLite database has no second connection")
+    compiled = stmt.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    procs = compiled._bind_processors  # the dialect's own conversions (dates to text)
+    args = [procs[k](params[k]) if k in procs else params[k] for k in compiled.positiontup or ()]
+    return asyncio.get_running_loop().run_in_executor(None, _sqlite_scan, uri, compiled.string, args)
+
+
+def _sqlite_scan(uri: str, sql: str, args: Sequence[Any]) -> ScanRow:
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        return tuple(conn.execute(sql, args).fetchone())  # type: ignore[return-value]
+    finally:
+        conn.close()
 
 
 def _unique_ids(ids: Iterable[Any]) -> Sequence[int]:

@@ -266,7 +266,7 @@ async def test_the_documented_verification_runs_on_a_stored_draw(core: Core) -> 
 
 
 async def test_a_pool_scanned_in_pieces_is_the_same_pool(core: Core, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Large id ranges are scanned in pieces, hashed while the next piece is read: same pool,
+    """Large id ranges are scanned in two pieces at once, on two connections: same pool,
     same exclusions, and the ids fed to the hashing are the pool's, in its order."""
     from core.conflicts import party_key
     from core.db.models import Panel
@@ -282,7 +282,12 @@ async def test_a_pool_scanned_in_pieces_is_the_same_pool(core: Core, monkeypatch
         monkeypatch.setattr(poolmod, "PIECE_IDS", 4)
         monkeypatch.setattr(poolmod, "FORCE_PIECES", True)
         fed: list[list[int]] = []
+        beside: list[Any] = []
+        scan_beside = poolmod._scan_beside
+        monkeypatch.setattr(poolmod, "_scan_beside", lambda *a: beside.append(a) or scan_beside(*a))
         pieces = await poolmod.compute_pool(uow, q, feed=lambda ids: fed.append([int(i) for i in ids]))
+        # The second piece ran on a connection of its own (a worker thread's on SQLite).
+        assert len(beside) == poolmod.MAX_PIECES - 1
         assert len(await poolmod._pieces(uow)) == poolmod.MAX_PIECES
     assert len(fed) == poolmod.MAX_PIECES and all(fed)
     assert list(map(int, pieces.ids)) == sum(fed, []) == list(map(int, whole.ids))
