@@ -68,25 +68,34 @@ static void compress_portable(uint32_t state[8], const uint8_t *p)
 /* --- SHA-NI (the x86 SHA extensions), after Intel's published reference -------------------- */
 
 #ifdef HAVE_SHANI_PATH
-__attribute__((target("sha,sse4.1")))
-static void compress_shani(uint32_t state[8], const uint8_t *p)
+#define SHANI __attribute__((target("sha,sse4.1")))
+
+/* The state in the two registers the SHA-NI rounds use: ABEF and CDGH. */
+SHANI static inline void state_to_regs(const uint32_t state[8], __m128i *abef, __m128i *cdgh)
 {
-    const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-    __m128i s0, s1, tmp, msg, m[4], abef, cdgh;
+    __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[0]), 0xB1); /* CDAB */
+    __m128i efgh = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[4]), 0x1B); /* EFGH */
+    *abef = _mm_alignr_epi8(tmp, efgh, 8);
+    *cdgh = _mm_blend_epi16(efgh, tmp, 0xF0);
+}
+
+/* Back to words in order: lanes (A, B, C, D) and (E, F, G, H), lane 0 first. */
+SHANI static inline void regs_to_words(__m128i abef, __m128i cdgh, __m128i *abcd, __m128i *efgh)
+{
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+    __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+    *abcd = _mm_blend_epi16(feba, dchg, 0xF0);
+    *efgh = _mm_alignr_epi8(dchg, feba, 8);
+}
+
+/* One block's 64 rounds; m0..m3 hold its 16 words (lane 0 first, as numbers). */
+SHANI static inline void rounds(__m128i *abef, __m128i *cdgh, __m128i m0, __m128i m1, __m128i m2, __m128i m3)
+{
+    __m128i s0 = *abef, s1 = *cdgh, msg, m[4] = {m0, m1, m2, m3};
     int i;
-
-    tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[0]), 0xB1); /* CDAB */
-    s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&state[4]), 0x1B);  /* EFGH */
-    s0 = _mm_alignr_epi8(tmp, s1, 8);                                           /* ABEF */
-    s1 = _mm_blend_epi16(s1, tmp, 0xF0);                                        /* CDGH */
-    abef = s0;
-    cdgh = s1;
-
 #pragma GCC unroll 16
     for (i = 0; i < 16; i++) { /* four rounds each */
-        if (i < 4) {
-            m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), swap);
-        } else { /* W[4i..4i+3] from the four previous groups, m[i % 4] holding W[4i-16..] */
+        if (i >= 4) { /* W[4i..4i+3] from the four previous groups, m[i % 4] holding W[4i-16..] */
             __m128i w = _mm_sha256msg1_epu32(m[i % 4], m[(i + 1) % 4]);
             w = _mm_add_epi32(w, _mm_alignr_epi8(m[(i + 3) % 4], m[(i + 2) % 4], 4));
             m[i % 4] = _mm_sha256msg2_epu32(w, m[(i + 3) % 4]);
@@ -95,15 +104,54 @@ static void compress_shani(uint32_t state[8], const uint8_t *p)
         s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
         s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(msg, 0x0E));
     }
-    s0 = _mm_add_epi32(s0, abef);
-    s1 = _mm_add_epi32(s1, cdgh);
+    *abef = _mm_add_epi32(*abef, s0);
+    *cdgh = _mm_add_epi32(*cdgh, s1);
+}
 
-    tmp = _mm_shuffle_epi32(s0, 0x1B);    /* FEBA */
-    s1 = _mm_shuffle_epi32(s1, 0xB1);     /* DCHG */
-    s0 = _mm_blend_epi16(tmp, s1, 0xF0);  /* DCBA */
-    s1 = _mm_alignr_epi8(s1, tmp, 8);     /* HGFE */
-    _mm_storeu_si128((__m128i *)&state[0], s0);
-    _mm_storeu_si128((__m128i *)&state[4], s1);
+#define BSWAP32_LANES _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL)
+
+SHANI static void compress_shani(uint32_t state[8], const uint8_t *p)
+{
+    const __m128i swap = BSWAP32_LANES;
+    __m128i abef, cdgh, abcd, efgh;
+    state_to_regs(state, &abef, &cdgh);
+    rounds(&abef, &cdgh, _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p), swap),
+           _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), swap),
+           _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 32)), swap),
+           _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 48)), swap));
+    regs_to_words(abef, cdgh, &abcd, &efgh);
+    _mm_storeu_si128((__m128i *)&state[0], abcd);
+    _mm_storeu_si128((__m128i *)&state[4], efgh);
+}
+
+/* HMAC of a message of at most 55 bytes (one block after the keyed state), kept in registers
+ * from the keyed states to the digest: the inner digest's words are the outer block's words. */
+SHANI static void hmac_short_shani(const uint32_t inner[8], const uint32_t outer[8], const uint8_t *msg, size_t len,
+                                   uint8_t out[32])
+{
+    const __m128i swap = BSWAP32_LANES;
+    uint8_t block[64];
+    uint64_t bits = (64 + (uint64_t)len) * 8;
+    __m128i abef, cdgh, abcd, efgh;
+    int i;
+
+    memset(block, 0, sizeof block);
+    memcpy(block, msg, len);
+    block[len] = 0x80;
+    for (i = 0; i < 8; i++)
+        block[63 - i] = (uint8_t)(bits >> (8 * i));
+    state_to_regs(inner, &abef, &cdgh);
+    rounds(&abef, &cdgh, _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)block), swap),
+           _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 16)), swap),
+           _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 32)), swap),
+           _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 48)), swap));
+    regs_to_words(abef, cdgh, &abcd, &efgh);
+    state_to_regs(outer, &abef, &cdgh);
+    /* The outer block: the 32-byte inner digest, 0x80, zeros, the length (64 + 32) * 8. */
+    rounds(&abef, &cdgh, abcd, efgh, _mm_set_epi32(0, 0, 0, (int)0x80000000), _mm_set_epi32(768, 0, 0, 0));
+    regs_to_words(abef, cdgh, &abcd, &efgh);
+    _mm_storeu_si128((__m128i *)out, _mm_shuffle_epi8(abcd, swap));
+    _mm_storeu_si128((__m128i *)(out + 16), _mm_shuffle_epi8(efgh, swap));
 }
 
 static int cpu_has_shani(void)
@@ -211,8 +259,15 @@ static PyObject *hmac_sha256(PyObject *self, PyObject *args, PyObject *kwargs)
         while (1) {
             const uint8_t *stop = memchr(p, sep, (size_t)(end - p));
             const uint8_t *m_end = stop ? stop : end;
-            finish(compress, inner, 64, p, (size_t)(m_end - p), inner_digest);
-            finish(compress, outer, 64, inner_digest, 32, out);
+#ifdef HAVE_SHANI_PATH
+            if (compress == compress_shani && m_end - p <= 55) {
+                hmac_short_shani(inner, outer, p, (size_t)(m_end - p), out);
+            } else
+#endif
+            {
+                finish(compress, inner, 64, p, (size_t)(m_end - p), inner_digest);
+                finish(compress, outer, 64, inner_digest, 32, out);
+            }
             out += 32;
             if (!stop)
                 break;

@@ -167,17 +167,21 @@ def rank_order(seed: bytes, msgs: Sequence[bytes]) -> list[int]:
 def _order_of(blob: bytes, msgs: Callable[[], Sequence[bytes]]) -> Any:
     """`rank_order` from the concatenated digests, as a numpy index array when numpy is there.
 
-    The digests are ordered by their first 8 bytes read as big-endian integers: one argsort of
-    machine words instead of 43,000 byte-string comparisons. Should two of those prefixes ever
-    be equal, the full (digest, message) comparison decides, as it does without numpy; only
-    then are the messages (`msgs()`) needed."""
+    The digests are ordered by their first 8 bytes read as big-endian integers, each with its
+    index packed into the low bits (`b` of them), in one sort of machine words: cheaper than
+    an argsort (~1.4 ms against ~2.4 for 43,000) and far cheaper than 43,000 byte-string
+    comparisons. Should two digests ever agree on the top 64 - b bits, the full (digest,
+    message) comparison decides, as it does without numpy; only then are the messages
+    (`msgs()`) needed."""
     n = len(blob) // 32
-    if _np is not None and n > 1:
+    if _np is not None and 1 < n < 1 << 32:
+        b = (n - 1).bit_length()
+        low = _np.uint64((1 << b) - 1)
         head = _np.frombuffer(blob, dtype=">u8")[::4].astype(_np.uint64)
-        order = _np.argsort(head)
-        ordered = head[order]
-        if not bool((ordered[1:] == ordered[:-1]).any()):
-            return order
+        packed = _np.sort((head & ~low) | _np.arange(n, dtype=_np.uint64))
+        top = packed >> _np.uint64(b)
+        if not bool((top[1:] == top[:-1]).any()):
+            return (packed & low).astype(_np.intp)
     keys = [blob[32 * i:32 * i + 32] + m for i, m in enumerate(msgs())]  # (digest, msg) order
     return sorted(range(n), key=keys.__getitem__)
 
@@ -279,6 +283,16 @@ class Ranker:
         self._blobs.append(_hmac_joined(self._seed, joined))
         self._count += len(ids)
 
+    def _ranked_codes(self, order: Any) -> str:
+        """The codes in `order`, joined by ",": while every code has seven characters (ids below
+        1,000,000) a permutation of fixed-width rows of the hashed text, otherwise formatted again."""
+        text = b",".join(self._joined) + b","
+        n = len(order)
+        if len(text) == 8 * n:
+            return _np.frombuffer(text, dtype=_np.uint8).reshape(n, 8)[order].tobytes()[:-1].decode("ascii")
+        msgs = text[:-1].split(b",")
+        return b",".join([msgs[i] for i in order.tolist()]).decode("ascii")
+
     def _msgs(self) -> list[bytes]:
         return b",".join(self._joined).split(b",") if self._joined else []
 
@@ -290,8 +304,7 @@ class Ranker:
         if _np is not None and isinstance(ids, _np.ndarray):
             idx = _np.asarray(order, dtype=_np.intp)
             r_ids, r_masks = ids[idx], _np.asarray(masks)[idx]
-            return RankedPool(r_ids, r_masks, join_decimal(r_ids, b"E", 6).decode("ascii"),
-                              join_decimal(r_masks).decode("ascii"))
+            return RankedPool(r_ids, r_masks, self._ranked_codes(idx), join_decimal(r_masks).decode("ascii"))
         msgs = self._msgs()
         r_ids = [ids[i] for i in order]
         r_masks = [masks[i] for i in order]

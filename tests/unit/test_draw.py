@@ -582,6 +582,15 @@ def test_rank_pool_is_rank(use_numpy: bool, use_native: bool, seed: bytes, pool:
     assert len(ranked) == len(pool)
 
 
+def test_rank_pool_with_codes_of_several_widths() -> None:
+    """Ids from 1,000,000 up have longer codes: the ranking text is then formatted again, not
+    permuted as fixed-width rows, and is still the reference ranking."""
+    ids = [5, 999_999, 1_000_000, 12_345_678, 42, 1_000_001, 77]
+    seed = bytes(range(32))
+    ranked = drawlib.rank_pool(seed, np.array(ids, dtype=np.int64), np.array([1] * len(ids), dtype=np.int64))
+    assert ranked.ranking_text == drawlib.ranking_text(ref_rank(seed, [code(i) for i in ids]))
+
+
 def test_ranking_ties_on_the_first_eight_bytes_fall_back_to_full_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """Equal 64-bit prefixes (never seen in practice) are ordered by the full digest, then code."""
     same = b"\x01" * 8
