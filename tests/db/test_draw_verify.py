@@ -287,9 +287,9 @@ async def test_a_pool_scanned_in_pieces_is_the_same_pool(core: Core, monkeypatch
         monkeypatch.setattr(poolmod, "_scan_beside", lambda *a: beside.append(a) or scan_beside(*a))
         pieces = await poolmod.compute_pool(uow, q, feed=lambda ids: fed.append([int(i) for i in ids]))
         # The second piece ran on a connection of its own (a worker thread's on SQLite).
-        assert len(beside) == poolmod.MAX_PIECES - 1
-        assert len(await poolmod._pieces(uow)) == poolmod.MAX_PIECES
-    assert len(fed) == poolmod.MAX_PIECES and all(fed)
+        assert len(beside) == 1
+        assert len(await poolmod._pieces(uow)) == 2
+    assert len(fed) == 2 and all(fed)
     assert list(map(int, pieces.ids)) == sum(fed, []) == list(map(int, whole.ids))
     assert list(map(int, pieces.masks)) == list(map(int, whole.masks))
     assert pieces.exclusions == whole.exclusions and whole.exclusions
