@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,12 +160,13 @@ def rank_key(seed: bytes, code: str) -> bytes:
 def rank_order(seed: bytes, msgs: Sequence[bytes]) -> list[int]:
     """The indices of `msgs` (distinct ASCII public codes) in draw order: ascending
     HMAC-SHA256(seed, msg), equal digests (a SHA-256 collision: never seen) by the message."""
-    order = _order_of(b"".join(_digests(seed, msgs)), lambda: msgs)
+    order = _order_of([b"".join(_digests(seed, msgs))], lambda: msgs)
     return order if isinstance(order, list) else order.tolist()
 
 
-def _order_of(blob: bytes, msgs: Callable[[], Sequence[bytes]]) -> Any:
-    """`rank_order` from the concatenated digests, as a numpy index array when numpy is there.
+def _order_of(blobs: Sequence[bytes], msgs: Callable[[], Sequence[bytes]]) -> Any:
+    """`rank_order` from the digests (`blobs`: pieces of concatenated digests), as a numpy
+    index array when numpy is there.
 
     The digests are ordered by their first 8 bytes read as big-endian integers, each with its
     index packed into the low bits (`b` of them), in one sort of machine words: cheaper than
@@ -173,15 +174,16 @@ def _order_of(blob: bytes, msgs: Callable[[], Sequence[bytes]]) -> Any:
     comparisons. Should two digests ever agree on the top 64 - b bits, the full (digest,
     message) comparison decides, as it does without numpy; only then are the messages
     (`msgs()`) needed."""
-    n = len(blob) // 32
+    n = sum(len(blob) for blob in blobs) // 32
     if _np is not None and 1 < n < 1 << 32:
         b = (n - 1).bit_length()
         low = _np.uint64((1 << b) - 1)
-        head = _np.frombuffer(blob, dtype=">u8")[::4].astype(_np.uint64)
+        head = _np.concatenate([_np.frombuffer(blob, dtype=">u8")[::4] for blob in blobs]).astype(_np.uint64)
         packed = _np.sort((head & ~low) | _np.arange(n, dtype=_np.uint64))
         top = packed >> _np.uint64(b)
         if not bool((top[1:] == top[:-1]).any()):
             return (packed & low).astype(_np.intp)
+    blob = b"".join(blobs)
     keys = [blob[32 * i:32 * i + 32] + m for i, m in enumerate(msgs())]  # (digest, msg) order
     return sorted(range(n), key=keys.__getitem__)
 
@@ -251,13 +253,16 @@ class RankedPool:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def pairs(self) -> Iterable[tuple[str, int]]:
-        """(code, mask) in rank order, made one at a time (the selection reads only the top)."""
-        return zip(map(code_of, _tolist(self.ids)), map(int, _tolist(self.masks)))
-
-
-def _tolist(values: Sequence[int]) -> Iterable[int]:
-    return values.tolist() if _np is not None and isinstance(values, _np.ndarray) else values
+    def pairs(self) -> Iterator[tuple[str, int]]:
+        """(code, mask) in rank order, made as they are read (the selection reads only the top:
+        converting all 43,000 array entries to Python ints would cost more than it does)."""
+        step = 64
+        for i in range(0, len(self.ids), step):
+            ids, masks = self.ids[i:i + step], self.masks[i:i + step]
+            if _np is not None and isinstance(ids, _np.ndarray):
+                ids, masks = ids.tolist(), _np.asarray(masks).tolist()
+            yield from zip(map(code_of, ids), map(int, masks))
+            step = min(step * 4, 4096)
 
 
 def code_bytes(ids: Sequence[int]) -> list[bytes]:
@@ -300,7 +305,7 @@ class Ranker:
         """The pool in draw order; `ids` must be what was added, in the same order."""
         if len(ids) != self._count:
             raise ValueError(f"{self._count} codes hashed for a pool of {len(ids)}")
-        order = _order_of(b"".join(self._blobs), self._msgs)
+        order = _order_of(self._blobs, self._msgs)
         if _np is not None and isinstance(ids, _np.ndarray):
             idx = _np.asarray(order, dtype=_np.intp)
             r_ids, r_masks = ids[idx], _np.asarray(masks)[idx]

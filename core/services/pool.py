@@ -435,7 +435,8 @@ def _scan_beside(uow: UnitOfWork, stmt: TextClause) -> asyncio.Future[ScanRow]:
     engine = uow.session.bind
     if uow.dialect == "postgresql":
         async def run() -> ScanRow:
-            async with engine.connect() as conn:
+            async with engine.connect() as conn:  # one statement: no BEGIN and ROLLBACK round trips
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return tuple((await conn.execute(stmt)).one())  # type: ignore[return-value]
         return asyncio.ensure_future(run())
     uri = _sqlite_file(uow)
