@@ -286,7 +286,12 @@ def test_run_sh_ctrl_c_is_quiet_at_any_moment_and_a_restart_reopens(tmp_path: Pa
         proc = _run_sh(tmp_path, port)
         time.sleep(delay)
         code, out = _ctrl_c(proc)
-        assert code in (0, 130) and "Traceback" not in out, f"Ctrl-C after {delay} s: exit {code}\n{out}"
+        # 130 (the CLI's exit), or death by SIGINT after a clean finalisation, which a shell also
+        # reports as 130: under `python -m`, CPython ends that way when the Ctrl-C interrupted a
+        # string exec (dataclasses, namedtuple and pydantic build code with them while importing)
+        # even though the KeyboardInterrupt was caught (`run_eval_code_obj` sets
+        # `_Py_UnhandledKeyboardInterrupt`, which `Py_RunMain` checks after the SystemExit).
+        assert code in (0, 130, -signal.SIGINT) and "Traceback" not in out, f"Ctrl-C after {delay} s: exit {code}\n{out}"
     # Ctrl-C once the page is up: a clean stop (exit 0), and the next start reopens the same data.
     for run in (1, 2):
         proc = _run_sh(tmp_path, port)
