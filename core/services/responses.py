@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -39,13 +40,6 @@ class AnswerResult:
     flag_id: int | None = None  # a refusal-rule flag raised by this answer
 
 
-@dataclass(frozen=True)
-class _Answering:
-    inv: Invitation
-    panel: Panel  # without fields and parties (`seating.with_relations` loads them)
-    expert_status: str
-
-
 _ANSWERING = (
     select(Invitation, Panel, Expert.status).join(Panel, Panel.id == Invitation.panel_id)
     .join(Expert, Expert.id == Invitation.expert_id).where(Invitation.id == bindparam("invitation_id"))
@@ -53,9 +47,12 @@ _ANSWERING = (
 )
 
 
-async def _answerable(uow: UnitOfWork, roles: Roles, invitation_id: int, attempted: str) -> _Answering:
-    """The invitation with its panel and the expert's status, in one query, if the caller is
-    its invitee; otherwise audit the attempt and refuse."""
+async def _answerable(
+    uow: UnitOfWork, roles: Roles, invitation_id: int, attempted: str
+) -> tuple[Invitation, Panel, str]:
+    """The invitation, its panel (without fields and parties: `seating.with_relations` loads
+    them) and the expert's status, in one query, if the caller is its invitee; otherwise audit
+    the attempt and refuse."""
     await lock_draws(uow)
     row = (await uow.session.execute(_ANSWERING, {"invitation_id": invitation_id})).first()
     if row is None or roles.expert_id is None or row[0].expert_id != roles.expert_id:
@@ -65,7 +62,8 @@ async def _answerable(uow: UnitOfWork, roles: Roles, invitation_id: int, attempt
         if row is None:
             raise NotFound("invitation.not_found", id=invitation_id)
         raise Forbidden("invitation.not_yours")
-    return _Answering(*row)
+    inv, panel, expert_status = row
+    return inv, panel, expert_status
 
 
 def _closed(inv: Invitation, panel: Panel) -> Conflict:
@@ -83,26 +81,26 @@ def _closed(inv: Invitation, panel: Panel) -> Conflict:
 
 
 @lru_cache(maxsize=None)
-def _transition_stmt(columns: tuple[str, ...], before_deadline: bool) -> Update:
+def _transition_stmt(columns: tuple[str, ...], check_deadline: bool) -> Update:
     """The conditional UPDATE setting `columns`, built once per shape (building it costs more
     than running it)."""
     table = Invitation.__table__
     stmt = update(Invitation).where(Invitation.id == bindparam("_id"),
                                     Invitation.status.in_(bindparam("_from", expanding=True)))
-    if before_deadline:
+    if check_deadline:
         stmt = stmt.where(Invitation.deadline > bindparam("_now"))
     return stmt.values({c: bindparam(f"_v_{c}", type_=table.c[c].type) for c in columns}).execution_options(
         synchronize_session=False)
 
 
-async def _transition(uow: UnitOfWork, inv: Invitation, from_: Iterable[str], *, before_deadline: bool = False,
-                      **values: Any) -> bool:
-    """Conditional UPDATE: True when this call made the change. With `before_deadline`, only while
-    the invitation's deadline is ahead."""
+async def _transition(uow: UnitOfWork, inv: Invitation, from_: Iterable[str], *,
+                      deadline_after: datetime | None = None, **values: Any) -> bool:
+    """Conditional UPDATE: True when this call made the change. With `deadline_after`, only
+    while the invitation's deadline is later than that."""
     params = {"_id": inv.id, "_from": list(from_), **{f"_v_{k}": v for k, v in values.items()}}
-    if before_deadline:
-        params["_now"] = uow.clock.now()
-    res = await uow.session.execute(_transition_stmt(tuple(values), before_deadline), params)
+    if deadline_after is not None:
+        params["_now"] = deadline_after
+    res = await uow.session.execute(_transition_stmt(tuple(values), deadline_after is not None), params)
     if res.rowcount == 1:  # type: ignore[attr-defined]
         for key, value in values.items():  # what we just wrote, without reading the row back
             set_committed_value(inv, key, value)
@@ -111,9 +109,8 @@ async def _transition(uow: UnitOfWork, inv: Invitation, from_: Iterable[str], *,
     return False
 
 
-def _check_live(uow: UnitOfWork, a: _Answering) -> None:
+def _check_live(uow: UnitOfWork, inv: Invitation, panel: Panel, expert_status: str) -> None:
     """The panel is still open and ahead, the deadline not passed, the expert still active."""
-    inv, panel = a.inv, a.panel
     now = uow.clock.now()
     if not is_open(panel):
         raise _closed(inv, panel)
@@ -121,8 +118,8 @@ def _check_live(uow: UnitOfWork, a: _Answering) -> None:
         raise Conflict("invitation.too_late", status=inv.status)
     if inv.status == InvitationStatus.PENDING and inv.deadline <= now:
         raise Conflict("invitation.deadline_passed", deadline=inv.deadline.isoformat())
-    if a.expert_status != ExpertStatus.ACTIVE:
-        raise Conflict("invitation.expert_inactive", status=a.expert_status)
+    if expert_status != ExpertStatus.ACTIVE:
+        raise Conflict("invitation.expert_inactive", status=expert_status)
 
 
 async def _result(uow: UnitOfWork, inv: Invitation, panel: Panel, flag_id: int | None = None) -> AnswerResult:
@@ -140,13 +137,12 @@ async def accept(
     if missing:
         raise DomainError("invitation.confirm_required", missing=missing)
     async with uow:
-        answering = await _answerable(uow, roles, invitation_id, "invitation.accept")
-        inv, panel = answering.inv, answering.panel
+        inv, panel, expert_status = await _answerable(uow, roles, invitation_id, "invitation.accept")
         if inv.status != InvitationStatus.PENDING:
             raise _closed(inv, panel)
-        _check_live(uow, answering)
+        _check_live(uow, inv, panel, expert_status)
         now = uow.clock.now()
-        if not await _transition(uow, inv, [InvitationStatus.PENDING.value], before_deadline=True,
+        if not await _transition(uow, inv, [InvitationStatus.PENDING.value], deadline_after=now,
                                  status=InvitationStatus.ACCEPTED.value, responded_at=now):
             raise _closed(inv, panel)
         await audit.append(uow, roles.actor, "invitation.accept", "invitation", inv.id, panel_id=panel.id,
@@ -172,13 +168,12 @@ async def decline(uow: UnitOfWork, roles: Roles, invitation_id: int, reason_code
         justified = _reason(uow, reason_code)
         if reason_code == "other" and not text:
             raise DomainError("invitation.reason_text_required")
-        answering = await _answerable(uow, roles, invitation_id, "invitation.decline")
-        inv, panel = answering.inv, answering.panel
+        inv, panel, expert_status = await _answerable(uow, roles, invitation_id, "invitation.decline")
         if inv.status != InvitationStatus.PENDING:
             raise _closed(inv, panel)
-        _check_live(uow, answering)
+        _check_live(uow, inv, panel, expert_status)
         now = uow.clock.now()
-        if not await _transition(uow, inv, [InvitationStatus.PENDING.value], before_deadline=True,
+        if not await _transition(uow, inv, [InvitationStatus.PENDING.value], deadline_after=now,
                                  status=InvitationStatus.DECLINED.value, responded_at=now,
                                  decline_reason=reason_code, decline_text=text, justified=justified):
             raise _closed(inv, panel)
@@ -202,8 +197,7 @@ async def declare_conflict(
         raise DomainError("invitation.conflict_note_required")
     async with uow:
         s = uow.session
-        answering = await _answerable(uow, roles, invitation_id, "invitation.conflict")
-        inv, panel = answering.inv, answering.panel
+        inv, panel, expert_status = await _answerable(uow, roles, invitation_id, "invitation.conflict")
         party = None
         if party_id is not None:
             party = await s.get(PanelParty, party_id)
@@ -211,7 +205,7 @@ async def declare_conflict(
                 raise DomainError("invitation.party_unknown", id=party_id)
         if inv.status not in (InvitationStatus.PENDING, InvitationStatus.ACCEPTED):
             raise _closed(inv, panel)
-        _check_live(uow, answering)
+        _check_live(uow, inv, panel, expert_status)
         now = uow.clock.now()
         if not await _transition(uow, inv, [InvitationStatus.PENDING.value, InvitationStatus.ACCEPTED.value],
                                  status=InvitationStatus.CONFLICT.value, responded_at=now,
@@ -242,13 +236,12 @@ async def withdraw_acceptance(
             justified, code, text = False, "other", check_text(reason or "", NOTE_MAX) or text
         if code == "other" and not text:
             raise DomainError("invitation.reason_text_required")
-        answering = await _answerable(uow, roles, invitation_id, "invitation.withdraw")
-        inv, panel = answering.inv, answering.panel
+        inv, panel, expert_status = await _answerable(uow, roles, invitation_id, "invitation.withdraw")
         if inv.status != InvitationStatus.ACCEPTED:
             if inv.status == InvitationStatus.PENDING:
                 raise Conflict("invitation.not_accepted", status=inv.status)
             raise _closed(inv, panel)
-        _check_live(uow, answering)
+        _check_live(uow, inv, panel, expert_status)
         now = uow.clock.now()
         if not await _transition(uow, inv, [InvitationStatus.ACCEPTED.value], status=InvitationStatus.WITHDRAWN.value,
                                  responded_at=now, decline_reason=code, withdrawn_reason=text, justified=justified):

@@ -53,11 +53,6 @@ from core.outbox import Message, admin_account_ids, enqueue_all, notify_admins
 from core.services import audit
 from core.services.pool import Feed, Pool, compute_pool, pool_query
 
-# Draws take the audit chain's advisory lock (PostgreSQL): every drawing transaction appends to
-# the audit chain anyway, which serialises on that lock until commit. Taking it *first* makes
-# concurrent draws see each other's bookings, and a second key could deadlock against it (a
-# withdrawal audits before it draws replacements). SQLite's BEGIN IMMEDIATE already serialises.
-
 REPLACEMENT_MIN_WINDOW = timedelta(hours=24)
 REPLACEMENT_CUTOFF = timedelta(hours=1)  # before the meeting starts
 REPLACEMENT_MIN_NOTICE = timedelta(hours=1)
@@ -95,6 +90,10 @@ def gc_paused() -> Iterator[None]:
 
 
 async def lock_draws(uow: UnitOfWork) -> None:
+    """Draws take the audit chain's lock (PostgreSQL): every drawing transaction appends to the
+    chain anyway, which serialises on that lock until commit. Taking it *first* makes concurrent
+    draws see each other's bookings, and a second key could deadlock against it (a withdrawal
+    audits before it draws replacements). SQLite's BEGIN IMMEDIATE already serialises."""
     await audit.lock_chain(uow)
 
 
@@ -169,20 +168,23 @@ async def latest_draw(uow: UnitOfWork, panel_id: int) -> DrawRecord | None:
     return DrawRecord(row, [drawlib.SeatGroup.from_json(g) for g in row.groups])
 
 
+async def _load(uow: UnitOfWork, obj: object, names: tuple[str, ...]) -> None:
+    """Load the attributes `names` of `obj` that its query left out (async forbids lazy loads)."""
+    missing = [name for name in names if name in inspect(obj).unloaded]
+    if missing:
+        await uow.session.refresh(obj, missing)
+
+
 async def with_ranking(uow: UnitOfWork, rec: DrawRecord) -> DrawRecord:
     """`rec` with its ranking and masks loaded."""
-    unloaded = inspect(rec.row).unloaded
-    if "ranking" in unloaded or "masks" in unloaded:
-        await uow.session.refresh(rec.row, ["ranking", "masks"])
+    await _load(uow, rec.row, ("ranking", "masks"))
     return rec
 
 
 async def with_relations(uow: UnitOfWork, panel: Panel) -> Panel:
     """`panel` with its fields and parties: an answer loads the panel without them (most answers
     never read them; a refill's pool and invitations do)."""
-    missing = [name for name in ("fields", "parties") if name in inspect(panel).unloaded]
-    if missing:
-        await uow.session.refresh(panel, missing)
+    await _load(uow, panel, ("fields", "parties"))
     return panel
 
 
