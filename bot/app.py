@@ -44,8 +44,7 @@ def build_application(core: Core, *, base_url: str | None = None, base_file_url:
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=core.settings.tz))
         .context_types(context_types)
         .concurrent_updates(True)
-        .request(QueuedHTTPXRequest(connection_pool_size=tg.connection_pool, connect_timeout=10, read_timeout=15,
-                                    write_timeout=15, pool_timeout=10))
+        .request(QueuedHTTPXRequest(tg.connection_pool))
         .get_updates_request(HTTPXRequest(connection_pool_size=1, connect_timeout=10, read_timeout=40,
                                           write_timeout=15, pool_timeout=10))
     )

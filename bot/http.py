@@ -15,13 +15,14 @@ from typing import Any
 from telegram.error import TimedOut
 from telegram.request import HTTPXRequest
 
-DEFAULT_POOL = 32
-
 
 class QueuedHTTPXRequest(HTTPXRequest):
-    def __init__(self, connection_pool_size: int = DEFAULT_POOL, pool_timeout: float | None = 10.0,
-                 **kwargs: Any) -> None:
-        super().__init__(connection_pool_size=connection_pool_size, pool_timeout=pool_timeout, **kwargs)
+    """`connection_pool_size` connections to the Bot API, with the bot's timeouts (seconds)."""
+
+    def __init__(self, connection_pool_size: int, *, connect_timeout: float = 10.0, read_timeout: float = 15.0,
+                 write_timeout: float = 15.0, pool_timeout: float = 10.0) -> None:
+        super().__init__(connection_pool_size=connection_pool_size, connect_timeout=connect_timeout,
+                         read_timeout=read_timeout, write_timeout=write_timeout, pool_timeout=pool_timeout)
         self._slots = asyncio.Semaphore(connection_pool_size)
         self._slot_timeout = pool_timeout
 

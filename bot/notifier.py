@@ -105,10 +105,8 @@ def make_bot(core: Core, *, base_url: str | None = None, base_file_url: str | No
 
             raise DomainError("telegram.no_token")
         token = tg.token.get_secret_value()
-    request = QueuedHTTPXRequest(connection_pool_size=pool_size, connect_timeout=10, read_timeout=15,
-                                 write_timeout=15, pool_timeout=10)
     return Bot(token, base_url=base_url or tg.base_url, base_file_url=base_file_url or tg.base_file_url,
-               request=request)
+               request=QueuedHTTPXRequest(pool_size))
 
 
 class Notifier:
