@@ -60,7 +60,7 @@ async def test_request_draws_records_then_invites(core: Core) -> None:
     assert sorted(await outbox_kinds(core)) == ["invitation"] * 3 + ["panel_status"]
     status = (await rows(core, Outbox, Outbox.kind == "panel_status"))[0]
     assert status.account_id == contact.account_id and status.params["pending"] == 3
-    assert not any(e.code in str(status.params) or f"专家" in str(status.params) for e in experts)
+    assert not any(e.code in str(status.params) or "专家" in str(status.params) for e in experts)
     invitation_msg = (await rows(core, Outbox, Outbox.kind == "invitation"))[0]
     assert set(invitation_msg.params) >= {"invitation_id", "deadline", "title", "parties", "starts_at"}
     assert not any(e.code in str(invitation_msg.params) for e in experts)
