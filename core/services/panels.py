@@ -6,8 +6,6 @@ This module is also the façade of the panel family: answers (`responses`), dire
 """
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 

@@ -9,8 +9,9 @@ two texts — one row crosses the driver, not 50,000: every in-scope expert (hol
 requested field) with his class — a *candidate* (active, term covering the meeting), not
 active, or out of term — and his field bits among the requested fields. The pool is
 the candidates minus those the look-ups name; only those candidates get a look-up reason.
-On PostgreSQL a draw has the scan run in up to two id-range pieces and hashes one piece's
-codes while the server scans the next (`compute_pool(feed=…)`).
+A draw of a large pool (`compute_pool(feed=…)`) has the scan run in two id-range pieces at
+once, the second on a connection of its own (`_scan_beside`), and ranks each piece as it
+comes.
 
 Every in-scope expert that is left out is reported with one reason — the first that applies,
 in `ExclusionReason` order below — and a detail naming *which* party (by index; "unit" for the
@@ -37,8 +38,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from functools import cached_property
-from pathlib import Path
 from itertools import repeat
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Date, Text, bindparam, event, text
