@@ -336,7 +336,7 @@ async def breakdown(core: Core, q: PoolQuery, form: Any, n: int) -> dict[str, li
     """Where a draw's time goes: the same steps as request_panel, timed one by one."""
     from core.services.seating import groups_of
 
-    parts: dict[str, list[float]] = {k: [] for k in ("pool", "rank", "select", "record")}
+    parts: dict[str, list[float]] = {k: [] for k in ("pool+hash", "order", "select", "record")}
     cats = {c.code: i + 1 for i, c in enumerate(core.settings.categories)}
     fields = [PanelField(category_id=cats[f.category], quota=f.quota, position=i) for i, f in enumerate(form.fields)]
     groups = groups_of(Panel(size=form.size, fields=fields))
@@ -345,10 +345,11 @@ async def breakdown(core: Core, q: PoolQuery, form: Any, n: int) -> dict[str, li
         for _ in range(max(5, n // 5)):
             with gc_paused():  # as in request_panel: the whole draw
                 t0 = time.perf_counter()
-                pool = await compute_pool(uow, q)
-                t1 = time.perf_counter()
                 seed = drawlib.new_seed()
-                ranked = drawlib.rank_pool(seed, pool.ids, pool.masks)
+                ranker = drawlib.Ranker(seed)
+                pool = await compute_pool(uow, q, feed=ranker.add)  # pieces hashed as they come
+                t1 = time.perf_counter()
+                ranked = ranker.result(pool.ids, pool.masks)
                 t2 = time.perf_counter()
                 selection = drawlib.select_ranked(ranked.pairs(), groups)
                 t3 = time.perf_counter()
@@ -357,7 +358,7 @@ async def breakdown(core: Core, q: PoolQuery, form: Any, n: int) -> dict[str, li
                     seed.hex(), drawlib.ALGORITHM, groups, selection.chosen, drawlib.sha256_text(ranked.ranking_text),
                     drawlib.sha256_text(ranked.masks_text), drawlib.sha256_text(excluded)))
                 t4 = time.perf_counter()
-            for k, a, b in (("pool", t0, t1), ("rank", t1, t2), ("select", t2, t3), ("record", t3, t4)):
+            for k, a, b in (("pool+hash", t0, t1), ("order", t1, t2), ("select", t2, t3), ("record", t3, t4)):
                 parts[k].append((b - a) * 1000)
     return parts
 
