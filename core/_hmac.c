@@ -110,15 +110,21 @@ SHANI static inline void rounds(__m128i *abef, __m128i *cdgh, __m128i m0, __m128
 
 #define BSWAP32_LANES _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL)
 
-SHANI static void compress_shani(uint32_t state[8], const uint8_t *p)
+/* One block's rounds from its 64 bytes (big-endian words). */
+SHANI static inline void rounds_bytes(__m128i *abef, __m128i *cdgh, const uint8_t *p)
 {
     const __m128i swap = BSWAP32_LANES;
-    __m128i abef, cdgh, abcd, efgh;
-    state_to_regs(state, &abef, &cdgh);
-    rounds(&abef, &cdgh, _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p), swap),
+    rounds(abef, cdgh, _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)p), swap),
            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16)), swap),
            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 32)), swap),
            _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 48)), swap));
+}
+
+SHANI static void compress_shani(uint32_t state[8], const uint8_t *p)
+{
+    __m128i abef, cdgh, abcd, efgh;
+    state_to_regs(state, &abef, &cdgh);
+    rounds_bytes(&abef, &cdgh, p);
     regs_to_words(abef, cdgh, &abcd, &efgh);
     _mm_storeu_si128((__m128i *)&state[0], abcd);
     _mm_storeu_si128((__m128i *)&state[4], efgh);
@@ -141,10 +147,7 @@ SHANI static void hmac_short_shani(const uint32_t inner[8], const uint32_t outer
     for (i = 0; i < 8; i++)
         block[63 - i] = (uint8_t)(bits >> (8 * i));
     state_to_regs(inner, &abef, &cdgh);
-    rounds(&abef, &cdgh, _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)block), swap),
-           _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 16)), swap),
-           _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 32)), swap),
-           _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 48)), swap));
+    rounds_bytes(&abef, &cdgh, block);
     regs_to_words(abef, cdgh, &abcd, &efgh);
     state_to_regs(outer, &abef, &cdgh);
     /* The outer block: the 32-byte inner digest, 0x80, zeros, the length (64 + 32) * 8. */
