@@ -405,6 +405,18 @@ def report(r: Result) -> bool:
     return ok_p99 and ok_ratio
 
 
+async def vacuum(core: Core) -> None:
+    """PostgreSQL: clear what earlier runs left. Each rolled-back draw leaves dead rows (its
+    0.6 MB record among them); after a few thousand, inserts and the audit chain's look-up of
+    its last entry wade through them, and draws measured ~20 ms slower (1.1 GB database
+    instead of 116 MB). A system in use commits its draws; this keeps runs comparable."""
+    if core.engine.dialect.name != "postgresql":
+        return
+    async with core.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM (ANALYZE)"))
+
+
 async def ensure_pg_database(url: str) -> None:
     import asyncpg  # type: ignore[import-untyped]
 
@@ -425,6 +437,7 @@ async def bench(url: str, name: str, n: int, experts: int, commit: bool) -> bool
     core = build_core(settings, ManualClock(NOW))
     try:
         await build(core, url, experts)
+        await vacuum(core)
         return report(await run(core, name, n, commit))
     finally:
         await core.close()
