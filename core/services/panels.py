@@ -14,7 +14,17 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from core import draw as drawlib
 from core.conflicts import normalize_unit_name, party_key
-from core.db.models import Category, Draw, Expert, Invitation, Panel, PanelField, PanelParty, RecordedExclusion
+from core.db.models import (
+    Category,
+    Draw,
+    Expert,
+    Invitation,
+    Panel,
+    PanelField,
+    PanelParty,
+    RecordedExclusion,
+    UsingUnit,
+)
 from core.db.uow import UnitOfWork
 from core.enums import InvitationStatus, PanelStatus
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -36,10 +46,11 @@ from core.services.panel_views import (
     panel_view,
     verify_draw,
 )
+from core.services.pool import Feed, PoolScan, meeting_pool_query, start_pool
 from core.services.responses import (
     accept,
-    decline,
     declare_conflict,
+    decline,
     expire_overdue,
     record_no_show,
     release_expert,
@@ -57,7 +68,6 @@ from core.services.seating import (
     is_open,
     lock_draws,
     notify_unit,
-    panel_pool,
     status_params,
 )
 
@@ -131,26 +141,33 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
         now = uow.clock.now()
         form = _recheck(form, await request_context(uow))
         cats = {c: i for c, i in (await s.execute(select(Category.code, Category.id))).all()}
-        panel = Panel(
-            unit_id=unit, contact_id=roles.contact_id if roles.unit_id == unit else None, title=form.title,
-            matter_type=form.matter_type.value, description=form.description, location=form.location,
-            starts_at=form.starts_at, ends_at=form.ends_at, size=form.size, response_deadline=form.response_deadline,
-            status=PanelStatus.SUBMITTED.value, created_at=now, updated_at=now,
-        )
-        panel.fields = [PanelField(category_id=cats[f.category], quota=f.quota, position=i) for i, f in enumerate(form.fields)]
-        s.add(panel)
-        await s.flush()
-        await _add_parties(uow, panel, form)
+        seed = drawlib.new_seed()
+        ranker = drawlib.Ranker(seed)
+        # The pool does not depend on the panel's row: its scan starts first, so that the piece
+        # scanned on a connection of its own runs while this one inserts the panel.
+        scan = await _start_pool(uow, form, unit, cats, ranker.add)
+        try:
+            panel = Panel(
+                unit_id=unit, contact_id=roles.contact_id if roles.unit_id == unit else None, title=form.title,
+                matter_type=form.matter_type.value, description=form.description, location=form.location,
+                starts_at=form.starts_at, ends_at=form.ends_at, size=form.size,
+                response_deadline=form.response_deadline, status=PanelStatus.SUBMITTED.value, created_at=now,
+                updated_at=now,
+            )
+            panel.fields = [PanelField(category_id=cats[f.category], quota=f.quota, position=i)
+                            for i, f in enumerate(form.fields)]
+            s.add(panel)
+            await s.flush()
+            await _add_parties(uow, panel, form)
+            groups = groups_of(panel)
+            drawlib.validate_groups(panel.size, groups)
+            pool = await scan.finish()
+        finally:
+            await scan.close()
         requested = ("panel.request", "panel", panel.id, dict(
             unit_id=unit, size=form.size, fields=[f.category for f in form.fields],
             quotas=[f.quota for f in form.fields], parties=len(form.parties)))
 
-        groups = groups_of(panel)
-        drawlib.validate_groups(panel.size, groups)
-        seed = drawlib.new_seed()
-        ranker = drawlib.Ranker(seed)
-
-        pool = await panel_pool(uow, panel, exclude_invited=False, feed=ranker.add)
         ranked = ranker.result(pool.ids, pool.masks)
         selection = drawlib.select_ranked(ranked.pairs(), groups)
         chosen = selection.chosen
@@ -203,6 +220,19 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
             await notify_admins(uow, "panel_short", params)
         await uow.commit()
     return RequestResult(panel.id, row.id, panel.status, invited, pool.size, len(pool.exclusions), shortfall)
+
+
+async def _start_pool(uow: UnitOfWork, form: PanelRequestForm, unit_id: int, cats: dict[str, int],
+                      feed: Feed) -> PoolScan:
+    """The pool of the panel the form requests, started before the panel is inserted: the same
+    query `panel_pool` makes of the inserted panel (parties in the form's order, which their
+    ids keep)."""
+    unit = await uow.session.get(UsingUnit, unit_id)
+    q = meeting_pool_query(
+        form.starts_at, form.ends_at, [(p.name, p.uscc) for p in form.parties], [cats[f.category] for f in form.fields],
+        party_key(unit.name, unit.uscc) if unit is not None else None, uow.settings.tz,
+        uow.settings.rules.conflict_lookback_years)
+    return await start_pool(uow, q, feed=feed)
 
 
 async def _add_parties(uow: UnitOfWork, panel: Panel, form: PanelRequestForm) -> None:

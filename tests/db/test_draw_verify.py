@@ -322,3 +322,33 @@ async def test_migration_0004_downgrade_keeps_version_2_draws_usable(core: Core,
         await upgrade(db_url, "head")
     again = await _draw(core, panel_id)
     assert again.record_version == 1 and stored_ranking(again) == (ranking, masks)
+
+
+async def test_a_draw_failing_while_its_second_piece_scans_leaves_nothing(core: Core, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan starts before the panel is inserted; a failure in between (here the seat
+    groups' check) waits for the piece in flight, rolls everything back, and the next draw
+    works."""
+    from core.db.models import Panel
+    from core.errors import DomainError
+    from core.services import pool as poolmod
+
+    await _drawn(core, n=30)
+    monkeypatch.setattr(poolmod, "FORCE_PIECES", True)
+    beside: list[Any] = []
+    scan_beside = poolmod._scan_beside
+    monkeypatch.setattr(poolmod, "_scan_beside", lambda *a: beside.append(scan_beside(*a)) or beside[-1])
+
+    def refuse(size: int, groups: Any) -> None:
+        raise DomainError("panel.quota_invalid")
+
+    monkeypatch.setattr(drawlib, "validate_groups", refuse)
+    contact = await make_unit_contact(core)
+    form = panel_form(core, fields=[("eia", 3), ("monitoring", 2)], size=5, starts_in=timedelta(days=30))
+    before = len(await rows(core, Panel))
+    with pytest.raises(DomainError):
+        await panels.request_panel(core.uow(), contact, form)
+    assert len(beside) == 1 and beside[0].done()
+    assert len(await rows(core, Panel)) == before
+    monkeypatch.undo()
+    res = await panels.request_panel(core.uow(), contact, form)
+    assert res.invited == 5 and await panels.verify_draw(core.uow(), res.panel_id) == []
