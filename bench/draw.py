@@ -68,7 +68,13 @@ from core.panel_request import RequestContext, meeting_days, parse_panel_request
 from core.services import panels, roster  # noqa: E402
 from core.services.accounts import Roles  # noqa: E402
 from core import draw as drawlib  # noqa: E402
-from core.services.pool import PoolQuery, bare_eligible_ids_sql, compute_pool, lookback_start  # noqa: E402
+from core.services.pool import (  # noqa: E402
+    PoolQuery,
+    bare_eligible_ids_sql,
+    compute_pool,
+    driver_sql,
+    lookback_start,
+)
 from core.services.seating import gc_paused  # noqa: E402
 
 NOW = datetime(2026, 11, 2, 1, 0, tzinfo=timezone.utc)
@@ -253,7 +259,7 @@ async def run(core: Core, name: str, n: int, commit: bool) -> Result:
         lookback_from=lookback_start(days[0], core.settings.rules.conflict_lookback_years), panel_id=None,
     )
     dialect = core.engine.dialect.name
-    bare_sql, bare_args = driver_sql(core, bare_eligible_ids_sql(q, dialect))
+    bare_sql, bare_args = driver_sql(core.engine.dialect, bare_eligible_ids_sql(q, dialect))
     text_stmt = bare_eligible_ids_sql(q, dialect, one_text=True)
 
     async def one_draw() -> tuple[float, panels.RequestResult]:
@@ -322,14 +328,6 @@ def cpu_check() -> float:
             x += i * i
         best = min(best, time.perf_counter() - t)
     return best * 1000
-
-
-def driver_sql(core: Core, stmt: Any) -> tuple[str, list[Any]]:
-    """`stmt` as the driver's own SQL text and positional parameters."""
-    comp = stmt.compile(dialect=core.engine.dialect, compile_kwargs={"render_postcompile": True})
-    params = comp.construct_params()
-    procs = comp._bind_processors
-    return comp.string, [procs[k](params[k]) if k in procs else params[k] for k in comp.positiontup]
 
 
 async def breakdown(core: Core, q: PoolQuery, form: Any, n: int) -> dict[str, list[float]]:

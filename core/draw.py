@@ -112,8 +112,8 @@ def fields_mask(fields: Iterable[int]) -> int:
 def _digests(seed: bytes, msgs: Sequence[bytes]) -> list[bytes]:
     """HMAC-SHA256(key=seed, msg=m) for every m, in order."""
     joined = b",".join(msgs)
-    if _native is not None and joined and joined.count(b",") == len(msgs) - 1:  # no "," inside a message
-        blob = _native.hmac_sha256(seed, joined)
+    if joined and joined.count(b",") == len(msgs) - 1:  # no "," inside a message
+        blob = _hmac_joined(seed, joined)
         return [blob[i:i + 32] for i in range(0, len(blob), 32)]
     return _hmac_all(_keyed(seed), msgs)
 

@@ -23,7 +23,6 @@ from core.db.models import (
     PanelField,
     PanelParty,
     RecordedExclusion,
-    UsingUnit,
 )
 from core.db.uow import UnitOfWork
 from core.enums import InvitationStatus, PanelStatus
@@ -69,6 +68,7 @@ from core.services.seating import (
     lock_draws,
     notify_unit,
     status_params,
+    unit_party_key,
 )
 
 __all__ = [
@@ -227,11 +227,9 @@ async def _start_pool(uow: UnitOfWork, form: PanelRequestForm, unit_id: int, cat
     """The pool of the panel the form requests, started before the panel is inserted: the same
     query `panel_pool` makes of the inserted panel (parties in the form's order, which their
     ids keep)."""
-    unit = await uow.session.get(UsingUnit, unit_id)
     q = meeting_pool_query(
         form.starts_at, form.ends_at, [(p.name, p.uscc) for p in form.parties], [cats[f.category] for f in form.fields],
-        party_key(unit.name, unit.uscc) if unit is not None else None, uow.settings.tz,
-        uow.settings.rules.conflict_lookback_years)
+        await unit_party_key(uow, unit_id), uow.settings.tz, uow.settings.rules.conflict_lookback_years)
     return await start_pool(uow, q, feed=feed)
 
 

@@ -61,7 +61,7 @@ except ImportError:  # pragma: no cover
     np = None  # type: ignore[assignment]
 
 __all__ = ["Pool", "PoolQuery", "PoolScan", "bare_eligible_ids", "bare_eligible_ids_sql", "compute_pool",
-           "lookback_start", "meeting_pool_query", "pool_query", "start_pool"]
+           "driver_sql", "lookback_start", "meeting_pool_query", "pool_query", "start_pool"]
 
 UNIT = "unit"  # detail of a match with the requesting unit
 
@@ -478,12 +478,18 @@ def _scan_beside(uow: UnitOfWork, stmt: TextClause) -> asyncio.Future[ScanRow]:
     uri = _sqlite_file(uow)
     if uri is None:  # pragma: no cover - compute_pool asks _can_scan_beside first
         raise ValueError("an in-memory SQLite database has no second connection")
-    compiled = stmt.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    procs = compiled._bind_processors  # the dialect's own conversions (dates to text)
-    args = [procs[k](params[k]) if k in procs else params[k] for k in compiled.positiontup or ()]
+    sql, args = driver_sql(engine.dialect, stmt)
     reader = _side_reader(engine, uri)
-    return asyncio.get_running_loop().run_in_executor(None, reader.scan, compiled.string, args)
+    return asyncio.get_running_loop().run_in_executor(None, reader.scan, sql, args)
+
+
+def driver_sql(dialect: Any, stmt: TextClause) -> tuple[str, list[Any]]:
+    """`stmt` as the driver's own SQL text and positional parameters, converted as the dialect
+    converts them (dates to text on SQLite): for a connection SQLAlchemy does not drive."""
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    procs = compiled._bind_processors
+    return compiled.string, [procs[k](params[k]) if k in procs else params[k] for k in compiled.positiontup or ()]
 
 
 class _SideReader:

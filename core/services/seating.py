@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, func, insert, inspect, literal, select, union_
 from sqlalchemy.orm import defer
 
 from core import draw as drawlib
-from core.conflicts import party_key
+from core.conflicts import PartyKey, party_key
 from core.db.models import (
     Account,
     Category,
@@ -202,12 +202,16 @@ async def category_codes(uow: UnitOfWork) -> dict[int, str]:
 
 # --- the pool of a panel -----------------------------------------------------------------------
 
+async def unit_party_key(uow: UnitOfWork, unit_id: int) -> PartyKey | None:
+    """The requesting unit as a party of its own matter (a pool excludes its staff)."""
+    unit = await uow.session.get(UsingUnit, unit_id)
+    return party_key(unit.name, unit.uscc) if unit is not None else None
+
+
 async def panel_pool(uow: UnitOfWork, panel: Panel, *, exclude_invited: bool, feed: Feed | None = None) -> Pool:
     await with_relations(uow, panel)
-    unit = await uow.session.get(UsingUnit, panel.unit_id)
-    unit_key = party_key(unit.name, unit.uscc) if unit is not None else None
-    q = pool_query(panel, [f.category_id for f in panel.fields], unit_key, uow.settings.tz,
-                   uow.settings.rules.conflict_lookback_years, exclude_invited=exclude_invited)
+    q = pool_query(panel, [f.category_id for f in panel.fields], await unit_party_key(uow, panel.unit_id),
+                   uow.settings.tz, uow.settings.rules.conflict_lookback_years, exclude_invited=exclude_invited)
     return await compute_pool(uow, q, feed=feed)
 
 
