@@ -31,6 +31,9 @@ class UnitOfWork:
         self.settings: Settings = settings or Settings()
         self._session: AsyncSession | None = None
         self.chain_locked = False  # this transaction holds the audit chain's lock (PostgreSQL)
+        # (seq, hash) of the chain's last entry once this transaction has appended: no other
+        # transaction can append before it ends (the chain's lock; SQLite's one writer).
+        self.chain_head: tuple[int, str] | None = None
 
     def read_only(self) -> "UnitOfWork":
         """A unit for lookups that write nothing: on SQLite it does not take the write lock.
@@ -60,6 +63,7 @@ class UnitOfWork:
             await self._write_lock.acquire()
             self._holds_lock = True
         self.chain_locked = False
+        self.chain_head = None
         self._session = self._factory()
         return self
 
@@ -81,7 +85,9 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
         self.chain_locked = False  # released with the transaction
+        self.chain_head = None
 
     async def rollback(self) -> None:
         await self.session.rollback()
         self.chain_locked = False
+        self.chain_head = None

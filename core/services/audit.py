@@ -46,12 +46,13 @@ async def append_many(
 ) -> list[EntryFields]:
     """`append` for several entries (action, subject_type, subject_id, details) in order: the
     same chain, with one look-up of the last entry and one INSERT instead of one each (a Core
-    INSERT: nothing reads the rows back through the session)."""
+    INSERT: nothing reads the rows back through the session). The transaction's later appends
+    need no look-up: the chain is theirs until it ends (`UnitOfWork.chain_head`)."""
     if not entries:
         return []
     session = uow.session
     await lock_chain(uow)
-    last = (await session.execute(_LAST_ENTRY)).first()
+    last = uow.chain_head or (await session.execute(_LAST_ENTRY)).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = format_at(uow.clock.now())
     rows: list[EntryFields] = []
@@ -65,6 +66,7 @@ async def append_many(
         rows.append(fields)
         seq, prev = seq + 1, fields.hash
     await session.execute(_INSERT_ENTRY, [asdict(r) for r in rows])
+    uow.chain_head = (rows[-1].seq, rows[-1].hash)
     return rows
 
 

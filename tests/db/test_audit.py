@@ -3,7 +3,7 @@ insertions, reordering and a truncated tail; PostgreSQL refuses UPDATE/DELETE ou
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from core.audit import EntryFields, canonical_json, entry_hash
@@ -48,6 +48,34 @@ async def test_rolled_back_append_leaves_no_entry(core: Core) -> None:
         await audit.append(uow, "cli", "test.event", "thing", 1)
         # no commit: the unit of work rolls back
     assert (await audit.verify(core.uow())).count == before
+
+
+async def test_appends_in_one_transaction_look_the_head_up_once(core: Core) -> None:
+    """The second append continues from the first's last entry without reading the chain again;
+    after a rollback or a commit the next transaction reads it afresh."""
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(core.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        uow = core.uow()
+        async with uow:
+            await audit.append(uow, "cli", "test.event", "thing", 1)
+            await uow.rollback()
+            first = await audit.append(uow, "cli", "test.event", "thing", 2)
+            second = await audit.append_many(uow, "cli", [("test.event", "thing", 3, {}), ("test.event", "thing", 4, {})])
+            await uow.commit()
+            third = await audit.append(uow, "cli", "test.event", "thing", 5)
+            await uow.commit()
+    finally:
+        event.remove(core.engine.sync_engine, "before_cursor_execute", seen)
+    assert [e.seq for e in (first, *second, third)] == [first.seq + k for k in range(4)]
+    assert second[0].prev_hash == first.hash and third.prev_hash == second[1].hash
+    assert sum("FROM audit_entries ORDER BY" in s for s in statements) == 3  # not 4: the second append reads none
+    res = await audit.verify(core.uow())
+    assert res.ok and res.head == third.hash
 
 
 async def test_altered_row_is_named(core: Core) -> None:

@@ -640,6 +640,9 @@ def test_exclusions_text_is_canonical_and_sorted() -> None:
     rows = [("E000010", "term", ""), ("E000002", "booked", "panel:7")]
     assert drawlib.exclusions_text(rows) == '[["E000002","booked","panel:7"],["E000010","term",""]]'
     assert drawlib.exclusions_text([]) == "[]"
+    assert drawlib.exclusions_text([list(r) for r in rows]) == drawlib.exclusions_text(rows)
+    with pytest.raises(ValueError):
+        drawlib.exclusions_text([("E000010", "term")])
 
 
 # --- which party an organisation matches (pool details) ----------------------------------------
