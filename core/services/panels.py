@@ -6,6 +6,7 @@ This module is also the façade of the panel family: answers (`responses`), dire
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from core.db.models import (
     PanelField,
     PanelParty,
     RecordedExclusion,
+    UsingUnit,
 )
 from core.db.uow import UnitOfWork
 from core.enums import InvitationStatus, PanelStatus
@@ -67,8 +69,8 @@ from core.services.seating import (
     is_open,
     lock_draws,
     notify_unit,
+    as_party,
     status_params,
-    unit_party_key,
 )
 
 __all__ = [
@@ -99,11 +101,18 @@ class RequestResult:
     shortfall: tuple[ShortGroup, ...]
 
 
+# Every field, retired ones included (a draw maps its codes to ids; validation offers the active).
+_CATEGORIES = select(Category.code, Category.id, Category.name_zh, Category.name_en,
+                     Category.active).order_by(Category.position)
+
+
 async def request_context(uow: UnitOfWork, lang: str = "zh") -> RequestContext:
     """Validation context from the database's active fields (call inside `async with uow`)."""
-    rows = (await uow.session.execute(select(Category.code, Category.name_zh, Category.name_en)
-                                      .where(Category.active.is_(True)).order_by(Category.position))).all()
-    names = {c: (en if lang == "en" else zh) for c, zh, en in rows}
+    return _context(uow, (await uow.session.execute(_CATEGORIES)).all(), lang)
+
+
+def _context(uow: UnitOfWork, categories: Sequence[Any], lang: str) -> RequestContext:
+    names = {c: (en if lang == "en" else zh) for c, _, zh, en, active in categories if active}
     return RequestContext(categories=names, now=uow.clock.now(), min_panel=uow.settings.rules.min_panel, lang=lang)
 
 
@@ -139,13 +148,17 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
         s = uow.session
         await lock_draws(uow)
         now = uow.clock.now()
-        form = _recheck(form, await request_context(uow))
-        cats = {c: i for c, i in (await s.execute(select(Category.code, Category.id))).all()}
+        categories = (await s.execute(_CATEGORIES)).all()
+        form = _recheck(form, _context(uow, categories, "zh"))
+        cats = {c: i for c, i, *_ in categories}
+        # Held for the whole draw: the invitations' messages name it (the session keeps it only
+        # while something refers to it).
+        requester = await s.get(UsingUnit, unit)
         seed = drawlib.new_seed()
         ranker = drawlib.Ranker(seed)
         # The pool does not depend on the panel's row: its scan starts first, so that the piece
         # scanned on a connection of its own runs while this one inserts the panel.
-        scan = await _start_pool(uow, form, unit, cats, ranker.add)
+        scan = await _start_pool(uow, form, requester, cats, ranker.add)
         try:
             panel = Panel(
                 unit_id=unit, contact_id=roles.contact_id if roles.unit_id == unit else None, title=form.title,
@@ -222,14 +235,14 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
     return RequestResult(panel.id, row.id, panel.status, invited, pool.size, len(pool.exclusions), shortfall)
 
 
-async def _start_pool(uow: UnitOfWork, form: PanelRequestForm, unit_id: int, cats: dict[str, int],
+async def _start_pool(uow: UnitOfWork, form: PanelRequestForm, requester: UsingUnit | None, cats: dict[str, int],
                       feed: Feed) -> PoolScan:
     """The pool of the panel the form requests, started before the panel is inserted: the same
     query `panel_pool` makes of the inserted panel (parties in the form's order, which their
     ids keep)."""
     q = meeting_pool_query(
         form.starts_at, form.ends_at, [(p.name, p.uscc) for p in form.parties], [cats[f.category] for f in form.fields],
-        await unit_party_key(uow, unit_id), uow.settings.tz, uow.settings.rules.conflict_lookback_years)
+        as_party(requester), uow.settings.tz, uow.settings.rules.conflict_lookback_years)
     return await start_pool(uow, q, feed=feed)
 
 

@@ -249,23 +249,83 @@ def _agg(dialect: str, expr: str) -> str:
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
-def _bind(q: PoolQuery, sql: str, dialect: str) -> TextClause:
+def _values(q: PoolQuery, sql: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The values of the parameters `sql` names."""
     names, bare, codes = q.name_sets()
     values: dict[str, Any] = {
         "m": q.field_mask, "active": ExpertStatus.ACTIVE.value, "true": True,
         "seat_holding": [s.value for s in SEAT_HOLDING], "open_panel": [s.value for s in OPEN_PANEL_STATUSES],
-        "names": names, "bare": bare, "codes": codes, "panel": q.panel_id,
+        "names": names, "bare": bare, "codes": codes, "panel": q.panel_id, "first": q.days[0], "last": q.days[-1],
+        "lookback": q.lookback_from, "b_end": q.ends_at, "b_start": q.starts_at, **(extra or {}),
     }
-    typed: dict[str, tuple[Any, Any]] = {
-        "first": (q.days[0], Date()), "last": (q.days[-1], Date()), "lookback": (q.lookback_from, Date()),
-        "b_end": (q.ends_at, UTCDateTime()), "b_start": (q.starts_at, UTCDateTime()),
-    }
-    if dialect == "postgresql":
-        typed.update({k: (values.pop(k), ARRAY(Text())) for k in _LISTS})
     used = set(_PARAM.findall(sql))
-    params = [bindparam(k, v, expanding=k in _LISTS) for k, v in values.items() if k in used]
-    params += [bindparam(k, v, type_=typ) for k, (v, typ) in typed.items() if k in used]
+    return {k: v for k, v in values.items() if k in used}
+
+
+_TYPES: dict[str, Any] = {"first": Date(), "last": Date(), "lookback": Date(), "b_end": UTCDateTime(),
+                          "b_start": UTCDateTime()}
+
+
+def _bind(q: PoolQuery, sql: str, dialect: str, extra: dict[str, Any] | None = None) -> TextClause:
+    return _bound(sql, _values(q, sql, extra), dialect)
+
+
+def _bound(sql: str, values: dict[str, Any], dialect: str) -> TextClause:
+    params = []
+    for k, v in values.items():
+        if k in _LISTS:
+            params.append(bindparam(k, v, type_=ARRAY(Text())) if dialect == "postgresql"
+                          else bindparam(k, v, expanding=True))
+        else:
+            params.append(bindparam(k, v, type_=_TYPES.get(k)))
     return text(sql).bindparams(*params)
+
+
+DriverSQL = tuple[str, tuple[Any, ...]]
+
+
+def _prepared(q: PoolQuery, sql: str, dialect: Any, extra: dict[str, Any] | None = None) -> DriverSQL:
+    """`_bind(q, sql, …)` as the driver's own SQL and positional parameters (`driver_sql`),
+    compiled once per statement shape — the text, the type of each value and, on SQLite, the
+    length of every expanded list — and cached: compiling and binding the look-ups cost ~2 ms
+    a draw, about what running them costs."""
+    values = _values(q, sql, extra)
+    key = (dialect, sql, tuple((k, len(v) if k in _LISTS else type(v)) for k, v in values.items()))
+    plan = _plans.get(key)
+    if plan is None:
+        plan = _plan(sql, values, dialect)
+        if plan is None:
+            return driver_sql(dialect, _bound(sql, values, dialect.name))
+        if len(_plans) >= 256:
+            _plans.clear()
+        _plans[key] = plan
+    string, positions = plan
+    args = []
+    for name, index, proc in positions:
+        v = values[name] if index < 0 else values[name][index]
+        args.append(v if proc is None else proc(v))
+    return string, tuple(args)
+
+
+_Position = tuple[str, int, Any]  # parameter, index in its list (-1: not a list), bind processor
+_plans: dict[Any, tuple[str, tuple[_Position, ...]]] = {}
+
+
+def _plan(sql: str, values: dict[str, Any], dialect: Any) -> tuple[str, tuple[_Position, ...]] | None:
+    """The compiled text and where each positional parameter comes from (SQLAlchemy names an
+    expanded list's items `name_1`, `name_2`, …); None if it does not read back that way."""
+    compiled = _bound(sql, values, dialect.name).compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    procs = compiled._bind_processors
+    positions: list[_Position] = []
+    for p in compiled.positiontup or ():
+        name, index = p, -1
+        if p not in values:
+            name, _, i = p.rpartition("_")
+            if name not in _LISTS or name not in values or not i.isdigit() or not 1 <= int(i) <= len(values[name]):
+                return None
+            index = int(i) - 1
+        positions.append((name, index, procs.get(p)))
+    return compiled.string, tuple(positions)
 
 
 def _experts(dialect: str) -> str:
@@ -285,16 +345,17 @@ def scan_sql(q: PoolQuery, dialect: str, lo: int | None = None, hi: int | None =
     the requested fields. Cheaper than one CASE-filtered aggregate per output (ids, masks, not
     active, out of term), each testing status and term again: at 100,000 experts ~28 ms
     instead of ~50 (SQLite) and ~35 (PostgreSQL). With `lo`, `hi`: only the ids in [lo, hi)."""
+    return _bind(q, _scan_text(dialect, lo is not None), dialect, {"lo": lo, "hi": hi})
+
+
+def _scan_text(dialect: str, ranged: bool) -> str:
     cls = (f"CASE WHEN status <> :active THEN {_NOT_ACTIVE_CLASS} WHEN term_start <= :first AND term_end >= :last "
            f"THEN {_CANDIDATE_CLASS} ELSE {_OUT_OF_TERM_CLASS} END")
     code, mask = f"id * 4 + {cls}", "field_mask & :m"
     if dialect == "postgresql":
         code, mask = f"({code})::text", f"({mask})::text"
     sql = f"SELECT {_agg(dialect, code)}, {_agg(dialect, mask)} FROM {_experts(dialect)} WHERE (field_mask & :m) <> 0"
-    if lo is not None:
-        return _bind(q, sql + " AND id >= :lo AND id < :hi", dialect).bindparams(bindparam("lo", lo),
-                                                                                  bindparam("hi", hi))
-    return _bind(q, sql, dialect)
+    return sql + " AND id >= :lo AND id < :hi" if ranged else sql
 
 
 def _split_scan(codes_text: str | None, masks_text: str | None) -> tuple[Sequence[int], Sequence[int], Sequence[int],
@@ -322,9 +383,12 @@ def lookups_sql(q: PoolQuery, dialect: str) -> TextClause:
     """(expert id, kind, a, b) of every look-up row: who would be struck out, why, and what
     (organisation name and credit code, day, panel) named him. Small and index-driven; the
     caller keeps the rows of candidates."""
-    sql = " UNION ALL ".join(f"SELECT eid, {kind} AS k, a, b FROM ({sql}) AS s{i}"
-                             for i, (kind, sql) in enumerate(_lookups(q, dialect)))
-    return _bind(q, sql, dialect)
+    return _bind(q, _lookups_text(q, dialect), dialect)
+
+
+def _lookups_text(q: PoolQuery, dialect: str) -> str:
+    return " UNION ALL ".join(f"SELECT eid, {kind} AS k, a, b FROM ({sql}) AS s{i}"
+                              for i, (kind, sql) in enumerate(_lookups(q, dialect)))
 
 
 def bare_eligible_ids_sql(q: PoolQuery, dialect: str, *, one_text: bool = False) -> TextClause:
@@ -382,7 +446,8 @@ async def start_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None)
     own, so that the caller can use its own connection meanwhile (a draw inserts its panel);
     `PoolScan.finish` runs the rest. Call `PoolScan.close` in any case."""
     bounds = await _pieces(uow) if feed is not None else [(None, None)]
-    scans = [scan_sql(q, uow.dialect, lo, hi) for lo, hi in bounds]
+    dialect = uow.session.bind.dialect
+    scans = [_prepared(q, _scan_text(dialect.name, lo is not None), dialect, {"lo": lo, "hi": hi}) for lo, hi in bounds]
     # The other pieces start now, each on a connection of its own, while this one runs the
     # look-ups and then its own, smaller piece (OWN_SHARE).
     beside = [_scan_beside(uow, stmt) for stmt in scans[1:]] if _can_scan_beside(uow) else []
@@ -392,7 +457,7 @@ async def start_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None)
 class PoolScan:
     """A pool whose scan has started (`start_pool`)."""
 
-    def __init__(self, uow: UnitOfWork, q: PoolQuery, feed: Feed | None, scans: list[TextClause],
+    def __init__(self, uow: UnitOfWork, q: PoolQuery, feed: Feed | None, scans: list[DriverSQL],
                  beside: list[asyncio.Future[ScanRow]]) -> None:
         self._uow, self._q, self._feed, self._scans, self._beside = uow, q, feed, scans, beside
 
@@ -402,15 +467,18 @@ class PoolScan:
         await asyncio.gather(*self._beside, return_exceptions=True)
 
     async def finish(self) -> Pool:
-        s, q, dialect, beside = self._uow.session, self._q, self._uow.dialect, self._beside
-        rows = (await s.execute(lookups_sql(q, dialect))).all()
+        s, q, beside = self._uow.session, self._q, self._beside
+        await s.flush()  # the look-ups read invitations this transaction may have changed
+        conn = await s.connection()
+        dialect = conn.dialect
+        rows = (await conn.exec_driver_sql(*_prepared(q, _lookups_text(q, dialect.name), dialect))).all()
         named = _unique_ids(r[0] for r in rows)
         cand_ids: list[Sequence[int]] = []
         pool_ids: list[Sequence[int]] = []
         pool_masks: list[Sequence[int]] = []
         lapsed: list[tuple[str, str, str]] = []
         for k, stmt in enumerate(self._scans):
-            scanned = await beside[k - 1] if k and beside else tuple((await s.execute(stmt)).one())
+            scanned = await beside[k - 1] if k and beside else tuple((await conn.exec_driver_sql(*stmt)).one())
             ids, masks, inactive, out_of_term = _split_scan(*scanned)
             cand_ids.append(ids)
             ids, masks = _drop(ids, masks, named)
@@ -459,7 +527,7 @@ def _sqlite_file(uow: UnitOfWork) -> str | None:
     return Path(database).absolute().as_uri() + "?mode=ro"
 
 
-def _scan_beside(uow: UnitOfWork, stmt: TextClause) -> asyncio.Future[ScanRow]:
+def _scan_beside(uow: UnitOfWork, stmt: DriverSQL) -> asyncio.Future[ScanRow]:
     """Run one piece of the scan on a connection of its own, started before this returns.
 
     It sees what this transaction sees of `experts`, which the draw has not written to: on
@@ -473,23 +541,22 @@ def _scan_beside(uow: UnitOfWork, stmt: TextClause) -> asyncio.Future[ScanRow]:
         async def run() -> ScanRow:
             async with engine.connect() as conn:  # one statement: no BEGIN and ROLLBACK round trips
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
-                return tuple((await conn.execute(stmt)).one())  # type: ignore[return-value]
+                return tuple((await conn.exec_driver_sql(*stmt)).one())  # type: ignore[return-value]
         return asyncio.ensure_future(run())
     uri = _sqlite_file(uow)
     if uri is None:  # pragma: no cover - compute_pool asks _can_scan_beside first
         raise ValueError("an in-memory SQLite database has no second connection")
-    sql, args = driver_sql(engine.dialect, stmt)
     reader = _side_reader(engine, uri)
-    return asyncio.get_running_loop().run_in_executor(None, reader.scan, sql, args)
+    return asyncio.get_running_loop().run_in_executor(None, reader.scan, *stmt)
 
 
-def driver_sql(dialect: Any, stmt: TextClause) -> tuple[str, list[Any]]:
+def driver_sql(dialect: Any, stmt: TextClause) -> DriverSQL:
     """`stmt` as the driver's own SQL text and positional parameters, converted as the dialect
     converts them (dates to text on SQLite): for a connection SQLAlchemy does not drive."""
     compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     params = compiled.construct_params()
     procs = compiled._bind_processors
-    return compiled.string, [procs[k](params[k]) if k in procs else params[k] for k in compiled.positiontup or ()]
+    return compiled.string, tuple(procs[k](params[k]) if k in procs else params[k] for k in compiled.positiontup or ())
 
 
 class _SideReader:

@@ -204,7 +204,10 @@ async def category_codes(uow: UnitOfWork) -> dict[int, str]:
 
 async def unit_party_key(uow: UnitOfWork, unit_id: int) -> PartyKey | None:
     """The requesting unit as a party of its own matter (a pool excludes its staff)."""
-    unit = await uow.session.get(UsingUnit, unit_id)
+    return as_party(await uow.session.get(UsingUnit, unit_id))
+
+
+def as_party(unit: UsingUnit | None) -> PartyKey | None:
     return party_key(unit.name, unit.uscc) if unit is not None else None
 
 
