@@ -338,17 +338,13 @@ def _experts(dialect: str) -> str:
 _CANDIDATE_CLASS, _NOT_ACTIVE_CLASS, _OUT_OF_TERM_CLASS = 0, 1, 2
 
 
-def scan_sql(q: PoolQuery, dialect: str, lo: int | None = None, hi: int | None = None) -> TextClause:
+def _scan_text(dialect: str, ranged: bool) -> str:
     """One row, two texts of numbers joined by ',', one number per in-scope expert (holding a
     requested field), in the same order: `id * 4 + class` — 0 a candidate (active, term
     covering the meeting), 1 not active, 2 active but out of term — and his field bits among
     the requested fields. Cheaper than one CASE-filtered aggregate per output (ids, masks, not
     active, out of term), each testing status and term again: at 100,000 experts ~28 ms
-    instead of ~50 (SQLite) and ~35 (PostgreSQL). With `lo`, `hi`: only the ids in [lo, hi)."""
-    return _bind(q, _scan_text(dialect, lo is not None), dialect, {"lo": lo, "hi": hi})
-
-
-def _scan_text(dialect: str, ranged: bool) -> str:
+    instead of ~50 (SQLite) and ~35 (PostgreSQL). `ranged`: only the ids in [:lo, :hi)."""
     cls = (f"CASE WHEN status <> :active THEN {_NOT_ACTIVE_CLASS} WHEN term_start <= :first AND term_end >= :last "
            f"THEN {_CANDIDATE_CLASS} ELSE {_OUT_OF_TERM_CLASS} END")
     code, mask = f"id * 4 + {cls}", "field_mask & :m"
@@ -379,14 +375,10 @@ def _split_scan(codes_text: str | None, masks_text: str | None) -> tuple[Sequenc
     return out
 
 
-def lookups_sql(q: PoolQuery, dialect: str) -> TextClause:
+def _lookups_text(q: PoolQuery, dialect: str) -> str:
     """(expert id, kind, a, b) of every look-up row: who would be struck out, why, and what
     (organisation name and credit code, day, panel) named him. Small and index-driven; the
     caller keeps the rows of candidates."""
-    return _bind(q, _lookups_text(q, dialect), dialect)
-
-
-def _lookups_text(q: PoolQuery, dialect: str) -> str:
     return " UNION ALL ".join(f"SELECT eid, {kind} AS k, a, b FROM ({sql}) AS s{i}"
                               for i, (kind, sql) in enumerate(_lookups(q, dialect)))
 

@@ -65,7 +65,7 @@ async def test_appends_in_one_transaction_look_the_head_up_once(core: Core) -> N
             await audit.append(uow, "cli", "test.event", "thing", 1)
             await uow.rollback()
             first = await audit.append(uow, "cli", "test.event", "thing", 2)
-            second = await audit.append_many(uow, "cli", [("test.event", "thing", 3, {}), ("test.event", "thing", 4, {})])
+            second = await audit.append_many(uow, "cli", [("test.event", "thing", k, {}) for k in (3, 4)])
             await uow.commit()
             third = await audit.append(uow, "cli", "test.event", "thing", 5)
             await uow.commit()

@@ -43,8 +43,8 @@ def test_prepared_statements_bind_what_a_fresh_compile_binds(
 
 def test_a_shape_sqlalchemy_names_otherwise_is_compiled_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
     """Should SQLAlchemy stop naming expanded items `name_1`, `name_2`, … the cache is not used."""
-    q = meeting_pool_query(datetime(2026, 11, 20, 1, tzinfo=timezone.utc), datetime(2026, 11, 20, 5, tzinfo=timezone.utc),
-                           [("甲公司", None)], {1}, None, TZ, 6)
+    start = datetime(2026, 11, 20, 1, tzinfo=timezone.utc)
+    q = meeting_pool_query(start, start + timedelta(hours=4), [("甲公司", None)], {1}, None, TZ, 6)
     dialect = aiosqlite_dialect()
     sql = _lookups_text(q, dialect.name)
     monkeypatch.setattr(pool, "_plan", lambda *a: None)
