@@ -19,17 +19,18 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import typer
-from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 
-from bot import menus
-from bot.app import build_application
-from bot.context import BotApplication
 from core import actors
 from core.bootstrap import Core, build_core, check_database
 from core.i18n import t
+
+if TYPE_CHECKING:  # the bot's modules load when it starts: the CLI's other commands need none of them
+    from telegram.error import TelegramError
+
+    from bot.context import BotApplication
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ async def sync_admins(core: Core) -> None:
 
 async def sync_menus(app: BotApplication, core: Core) -> None:
     """Everyone's menu, then each known account's menu for their roles (failures are logged)."""
+    from telegram.error import TelegramError
+
+    from bot import menus
     from core.services.chat_support import accounts_with_roles
 
     try:
@@ -95,6 +99,10 @@ async def serve(
     background: bool = True, ready: asyncio.Event | None = None, app_out: list[BotApplication] | None = None,
 ) -> Outcome:
     """Run the bot until `stop` is set; returns the exit code and, on failure, one clear line."""
+    from telegram.error import Conflict, InvalidToken, NetworkError
+
+    from bot.app import build_application
+
     lang = core.settings.default_language
     tg = core.settings.telegram
     if tg.webhook_url and tg.webhook_secret is None:
@@ -157,6 +165,8 @@ async def serve(
 async def _start_webhook(app: BotApplication, core: Core) -> str | None:
     """Listen for Telegram's webhook calls and register the URL; None, or why it cannot start."""
     from urllib.parse import urlparse
+
+    from telegram.error import TelegramError
 
     from core.i18n import error_text
 

@@ -17,20 +17,20 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from bot.sandbox.playground import ClockStore, Playground
-from bot.sandbox.server import SandboxServer
-from bot.sandbox.snapshot import ChatStore
-from core import demo
 from core.bootstrap import Core, build_core
 from core.clock import OffsetClock
 from core.config import Settings, load_settings
 from core.i18n import t
+
+if TYPE_CHECKING:  # imported when a sandbox starts: `expertpanel --help` and the other commands need none of it
+    from bot.sandbox.playground import ClockStore, Playground
+    from bot.sandbox.server import SandboxServer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ def reset_files(url: str) -> list[Path]:
 
 async def prepare(settings: Settings, *, say: Callable[[str], None]) -> tuple[Core, OffsetClock, ClockStore]:
     """Migrate, open and (on first start) seed the demo database on its persisted clock."""
+    from bot.sandbox.playground import ClockStore
+    from core import demo
     from core.db.migrate import upgrade
 
     url = settings.database.url
@@ -123,6 +125,9 @@ async def run_sandbox(
 ) -> int:
     """The sandbox until `stop` is set; returns the exit code (messages already said)."""
     from bot.commands.run import serve
+    from bot.sandbox.playground import Playground
+    from bot.sandbox.server import SandboxServer
+    from bot.sandbox.snapshot import ChatStore
 
     began = time.monotonic() if began is None else began
     settings = sandbox_settings(settings)

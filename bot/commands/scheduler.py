@@ -12,13 +12,17 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
-from telegram import Bot
 
-from bot.notifier import Notifier, make_bot
 from core.bootstrap import Core
-from core.scheduling.scheduler import Scheduler, build_scheduler
+
+if TYPE_CHECKING:  # loaded when the command runs: the CLI's other commands need none of it
+    from telegram import Bot
+
+    from bot.notifier import Notifier
+    from core.scheduling.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,9 @@ async def start_background(core: Core, *, ticks: bool = True, deliver: bool = Tr
 
     Without `bot`, the notifier gets its own `telegram.Bot` (no AIORateLimiter) built from the
     settings or the given base URLs; pass a bot only if it has no rate limiter either."""
+    from bot.notifier import Notifier, make_bot
+    from core.scheduling.scheduler import build_scheduler
+
     scheduler = notifier = None
     own_bot: Bot | None = None
     if deliver:
