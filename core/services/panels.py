@@ -61,6 +61,7 @@ from core.services.responses import (
 from core.services.seating import (
     Pick,
     Seats,
+    as_party,
     expert_account,
     gc_paused,
     get_panel,
@@ -69,7 +70,6 @@ from core.services.seating import (
     is_open,
     lock_draws,
     notify_unit,
-    as_party,
     status_params,
 )
 
