@@ -4,7 +4,8 @@
  * each code costs six method calls on hashlib objects (~0.6 us); the two SHA-256 compressions
  * it needs take ~70 ns with the CPU's SHA extensions. Here the loop runs in C, without the
  * GIL, on the SHA-NI instructions where the CPU has them (runtime check) and on portable C
- * elsewhere. Same function, same bytes: tests compare both paths with Python's hmac module.
+ * elsewhere; with SHA-NI, two short codes at a time (their rounds overlap in the CPU: ~1.5x).
+ * Same function, same bytes: tests compare both paths with Python's hmac module.
  *
  * hmac_sha256(key, msgs, sep=44, portable=False) -> bytes
  *   msgs is one buffer of messages separated by the byte `sep` (',' by default: how the
@@ -130,15 +131,13 @@ SHANI static void compress_shani(uint32_t state[8], const uint8_t *p)
     _mm_storeu_si128((__m128i *)&state[4], efgh);
 }
 
-/* HMAC of a message of at most 55 bytes (one block after the keyed state), kept in registers
- * from the keyed states to the digest: the inner digest's words are the outer block's words. */
-SHANI static void hmac_short_shani(const uint32_t inner[8], const uint32_t outer[8], const uint8_t *msg, size_t len,
-                                   uint8_t out[32])
+/* The padded single block of a message of at most 55 bytes after the 64-byte keyed state, as
+ * four registers of big-endian words. */
+SHANI static inline void short_block(const uint8_t *msg, size_t len, __m128i m[4])
 {
     const __m128i swap = BSWAP32_LANES;
     uint8_t block[64];
     uint64_t bits = (64 + (uint64_t)len) * 8;
-    __m128i abef, cdgh, abcd, efgh;
     int i;
 
     memset(block, 0, sizeof block);
@@ -146,8 +145,21 @@ SHANI static void hmac_short_shani(const uint32_t inner[8], const uint32_t outer
     block[len] = 0x80;
     for (i = 0; i < 8; i++)
         block[63 - i] = (uint8_t)(bits >> (8 * i));
+    for (i = 0; i < 4; i++)
+        m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 16 * i)), swap);
+}
+
+/* HMAC of a message of at most 55 bytes (one block after the keyed state), kept in registers
+ * from the keyed states to the digest: the inner digest's words are the outer block's words. */
+SHANI static void hmac_short_shani(const uint32_t inner[8], const uint32_t outer[8], const uint8_t *msg, size_t len,
+                                   uint8_t out[32])
+{
+    const __m128i swap = BSWAP32_LANES;
+    __m128i m[4], abef, cdgh, abcd, efgh;
+
+    short_block(msg, len, m);
     state_to_regs(inner, &abef, &cdgh);
-    rounds_bytes(&abef, &cdgh, block);
+    rounds(&abef, &cdgh, m[0], m[1], m[2], m[3]);
     regs_to_words(abef, cdgh, &abcd, &efgh);
     state_to_regs(outer, &abef, &cdgh);
     /* The outer block: the 32-byte inner digest, 0x80, zeros, the length (64 + 32) * 8. */
@@ -155,6 +167,68 @@ SHANI static void hmac_short_shani(const uint32_t inner[8], const uint32_t outer
     regs_to_words(abef, cdgh, &abcd, &efgh);
     _mm_storeu_si128((__m128i *)out, _mm_shuffle_epi8(abcd, swap));
     _mm_storeu_si128((__m128i *)(out + 16), _mm_shuffle_epi8(efgh, swap));
+}
+
+/* Two messages' rounds at once: their instructions are independent, so the CPU overlaps them
+ * (a single block's rounds wait on each other's results most of the time). */
+SHANI static inline void rounds_x2(__m128i *abef_a, __m128i *cdgh_a, __m128i *ma, __m128i *abef_b, __m128i *cdgh_b,
+                                   __m128i *mb)
+{
+    __m128i s0a = *abef_a, s1a = *cdgh_a, s0b = *abef_b, s1b = *cdgh_b, msg_a, msg_b, k;
+    int i;
+#pragma GCC unroll 16
+    for (i = 0; i < 16; i++) {
+        if (i >= 4) {
+            __m128i wa = _mm_sha256msg1_epu32(ma[i % 4], ma[(i + 1) % 4]);
+            __m128i wb = _mm_sha256msg1_epu32(mb[i % 4], mb[(i + 1) % 4]);
+            wa = _mm_add_epi32(wa, _mm_alignr_epi8(ma[(i + 3) % 4], ma[(i + 2) % 4], 4));
+            wb = _mm_add_epi32(wb, _mm_alignr_epi8(mb[(i + 3) % 4], mb[(i + 2) % 4], 4));
+            ma[i % 4] = _mm_sha256msg2_epu32(wa, ma[(i + 3) % 4]);
+            mb[i % 4] = _mm_sha256msg2_epu32(wb, mb[(i + 3) % 4]);
+        }
+        k = _mm_loadu_si128((const __m128i *)&K[4 * i]);
+        msg_a = _mm_add_epi32(ma[i % 4], k);
+        msg_b = _mm_add_epi32(mb[i % 4], k);
+        s1a = _mm_sha256rnds2_epu32(s1a, s0a, msg_a);
+        s1b = _mm_sha256rnds2_epu32(s1b, s0b, msg_b);
+        s0a = _mm_sha256rnds2_epu32(s0a, s1a, _mm_shuffle_epi32(msg_a, 0x0E));
+        s0b = _mm_sha256rnds2_epu32(s0b, s1b, _mm_shuffle_epi32(msg_b, 0x0E));
+    }
+    *abef_a = _mm_add_epi32(*abef_a, s0a);
+    *cdgh_a = _mm_add_epi32(*cdgh_a, s1a);
+    *abef_b = _mm_add_epi32(*abef_b, s0b);
+    *cdgh_b = _mm_add_epi32(*cdgh_b, s1b);
+}
+
+/* `hmac_short_shani` of two messages at once. */
+SHANI static void hmac_short_shani_x2(const uint32_t inner[8], const uint32_t outer[8], const uint8_t *msg_a,
+                                      size_t len_a, const uint8_t *msg_b, size_t len_b, uint8_t out_a[32],
+                                      uint8_t out_b[32])
+{
+    const __m128i swap = BSWAP32_LANES;
+    __m128i ma[4], mb[4], abef_a, cdgh_a, abef_b, cdgh_b, in_abef, in_cdgh, out_abef, out_cdgh;
+
+    short_block(msg_a, len_a, ma);
+    short_block(msg_b, len_b, mb);
+    state_to_regs(inner, &in_abef, &in_cdgh);
+    state_to_regs(outer, &out_abef, &out_cdgh);
+    abef_a = abef_b = in_abef;
+    cdgh_a = cdgh_b = in_cdgh;
+    rounds_x2(&abef_a, &cdgh_a, ma, &abef_b, &cdgh_b, mb);
+    /* The outer blocks: each inner digest, 0x80, zeros, the length (64 + 32) * 8. */
+    regs_to_words(abef_a, cdgh_a, &ma[0], &ma[1]);
+    regs_to_words(abef_b, cdgh_b, &mb[0], &mb[1]);
+    ma[2] = mb[2] = _mm_set_epi32(0, 0, 0, (int)0x80000000);
+    ma[3] = mb[3] = _mm_set_epi32(768, 0, 0, 0);
+    abef_a = abef_b = out_abef;
+    cdgh_a = cdgh_b = out_cdgh;
+    rounds_x2(&abef_a, &cdgh_a, ma, &abef_b, &cdgh_b, mb);
+    regs_to_words(abef_a, cdgh_a, &ma[0], &ma[1]);
+    regs_to_words(abef_b, cdgh_b, &mb[0], &mb[1]);
+    _mm_storeu_si128((__m128i *)out_a, _mm_shuffle_epi8(ma[0], swap));
+    _mm_storeu_si128((__m128i *)(out_a + 16), _mm_shuffle_epi8(ma[1], swap));
+    _mm_storeu_si128((__m128i *)out_b, _mm_shuffle_epi8(mb[0], swap));
+    _mm_storeu_si128((__m128i *)(out_b + 16), _mm_shuffle_epi8(mb[1], swap));
 }
 
 static int cpu_has_shani(void)
@@ -264,6 +338,20 @@ static PyObject *hmac_sha256(PyObject *self, PyObject *args, PyObject *kwargs)
             const uint8_t *m_end = stop ? stop : end;
 #ifdef HAVE_SHANI_PATH
             if (compress == compress_shani && m_end - p <= 55) {
+                /* This message and the next, when that one is short too: two at once. */
+                const uint8_t *q = stop ? stop + 1 : NULL, *q_stop = NULL, *q_end = NULL;
+                if (q != NULL) {
+                    q_stop = memchr(q, sep, (size_t)(end - q));
+                    q_end = q_stop ? q_stop : end;
+                }
+                if (q != NULL && q_end - q <= 55) {
+                    hmac_short_shani_x2(inner, outer, p, (size_t)(m_end - p), q, (size_t)(q_end - q), out, out + 32);
+                    out += 64;
+                    if (!q_stop)
+                        break;
+                    p = q_stop + 1;
+                    continue;
+                }
                 hmac_short_shani(inner, outer, p, (size_t)(m_end - p), out);
             } else
 #endif

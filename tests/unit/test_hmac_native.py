@@ -47,6 +47,18 @@ def test_matches_hmac_module(portable: bool, key: bytes, msgs: list[bytes]) -> N
     assert _hmac.hmac_sha256(key, b",".join(msgs), portable=portable) == want(key, msgs)
 
 
+@pytest.mark.parametrize("lengths", [
+    [7], [7, 7], [7, 7, 7], [55, 55], [55, 56], [56, 55], [55, 56, 55], [0, 0, 0, 0], [0, 55],
+    [7, 120, 7, 7, 120], [120, 7], [7, 7, 120],
+])
+def test_short_messages_in_pairs_and_alone(lengths: list[int]) -> None:
+    """Short messages (≤ 55 bytes) are hashed two at a time when the next one is short too; odd
+    counts, a long neighbour and the last message take the one-at-a-time path."""
+    key = b"k" * 32
+    msgs = [bytes([65 + i]) * n for i, n in enumerate(lengths)]
+    assert _hmac.hmac_sha256(key, b",".join(msgs)) == want(key, msgs)
+
+
 def test_separator_and_empty_messages() -> None:
     key = b"k" * 32
     assert _hmac.hmac_sha256(key, b"") == b""  # an empty buffer holds no message
