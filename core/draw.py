@@ -559,7 +559,7 @@ def exclusions_text(exclusions: Iterable[Sequence[str]]) -> str:
     """The (code, reason, detail) triples, sorted, as canonical JSON (tuples and lists of
     texts write alike: no copy of 4,000 rows into lists first)."""
     rows = sorted(exclusions)
-    if any(len(e) != 3 for e in rows):
+    if rows and set(map(len, rows)) != {3}:
         raise ValueError("an exclusion is (code, reason, detail)")
     return canonical_json(rows)
 
