@@ -243,8 +243,8 @@ _TABLE_VALUES = 256  # … and at most this many distinct ones
 
 def _join_few(v: Any, top: int, prefix: bytes, width: int) -> bytes | None:
     """`join_decimal` of a few distinct small numbers (the field masks of a pool: a handful of
-    values among 43,000): each is formatted once and the rows are gathered from that table, ~4x
-    faster than writing every digit of every row. None when the values are too many."""
+    values among 43,000): each is formatted once and the rows are gathered from that table, about
+    twice as fast as writing every digit of every row. None when the values are too many."""
     present = _np.flatnonzero(_np.bincount(v.astype(_np.intp), minlength=top + 1))
     if len(present) > _TABLE_VALUES:
         return None
