@@ -51,7 +51,7 @@ from core.enums import (
 from core.errors import NotFound
 from core.outbox import Message, admin_account_ids, enqueue_all, notify_admins
 from core.services import audit
-from core.services.pool import Feed, Pool, compute_pool, pool_query
+from core.services.pool import Pool, compute_pool, pool_query
 
 REPLACEMENT_MIN_WINDOW = timedelta(hours=24)
 REPLACEMENT_CUTOFF = timedelta(hours=1)  # before the meeting starts
@@ -202,20 +202,17 @@ async def category_codes(uow: UnitOfWork) -> dict[int, str]:
 
 # --- the pool of a panel -----------------------------------------------------------------------
 
-async def unit_party_key(uow: UnitOfWork, unit_id: int) -> PartyKey | None:
-    """The requesting unit as a party of its own matter (a pool excludes its staff)."""
-    return as_party(await uow.session.get(UsingUnit, unit_id))
-
-
 def as_party(unit: UsingUnit | None) -> PartyKey | None:
+    """The requesting unit as a party of its own matter (a pool excludes its staff)."""
     return party_key(unit.name, unit.uscc) if unit is not None else None
 
 
-async def panel_pool(uow: UnitOfWork, panel: Panel, *, exclude_invited: bool, feed: Feed | None = None) -> Pool:
+async def panel_pool(uow: UnitOfWork, panel: Panel, *, exclude_invited: bool) -> Pool:
     await with_relations(uow, panel)
-    q = pool_query(panel, [f.category_id for f in panel.fields], await unit_party_key(uow, panel.unit_id),
-                   uow.settings.tz, uow.settings.rules.conflict_lookback_years, exclude_invited=exclude_invited)
-    return await compute_pool(uow, q, feed=feed)
+    unit = as_party(await uow.session.get(UsingUnit, panel.unit_id))
+    q = pool_query(panel, [f.category_id for f in panel.fields], unit, uow.settings.tz,
+                   uow.settings.rules.conflict_lookback_years, exclude_invited=exclude_invited)
+    return await compute_pool(uow, q)
 
 
 # --- loading with the caller's rights checked elsewhere ---------------------------------------
