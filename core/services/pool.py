@@ -336,28 +336,46 @@ def _experts(dialect: str) -> str:
 
 # The scan's class of an in-scope expert, the low two bits of its `code` (id * 4 + class).
 _CANDIDATE_CLASS, _NOT_ACTIVE_CLASS, _OUT_OF_TERM_CLASS = 0, 1, 2
+# While the requested fields' ids are below this, the scan packs an expert's code and field bits
+# into one number, `code * (m + 1) + (field_mask & m)` (below 2**62 for ids below 2**36).
+_PACK_BITS = 24
 
 
-def _scan_text(dialect: str, ranged: bool) -> str:
-    """One row, two texts of numbers joined by ',', one number per in-scope expert (holding a
+def _packing(q: PoolQuery) -> int | None:
+    """The scan's packing base, m + 1, or None when it returns codes and masks apart."""
+    return q.field_mask + 1 if q.field_mask < 1 << _PACK_BITS else None
+
+
+def _scan_text(dialect: str, ranged: bool, packed: bool) -> str:
+    """One row of texts of numbers joined by ',', one number per in-scope expert (holding a
     requested field), in the same order: `id * 4 + class` — 0 a candidate (active, term
     covering the meeting), 1 not active, 2 active but out of term — and his field bits among
-    the requested fields. Cheaper than one CASE-filtered aggregate per output (ids, masks, not
-    active, out of term), each testing status and term again: at 100,000 experts ~28 ms
-    instead of ~50 (SQLite) and ~35 (PostgreSQL). `ranged`: only the ids in [:lo, :hi)."""
+    the requested fields; `packed`, both in one number (one text, see `_packing`). Cheaper than
+    one CASE-filtered aggregate per output (ids, masks, not active, out of term), each testing
+    status and term again: at 100,000 experts ~28 ms instead of ~50 (SQLite) and ~35
+    (PostgreSQL); packed, one aggregate less: ~7 % (SQLite) and ~11 % (PostgreSQL) less again.
+    `ranged`: only the ids in [:lo, :hi)."""
     cls = (f"CASE WHEN status <> :active THEN {_NOT_ACTIVE_CLASS} WHEN term_start <= :first AND term_end >= :last "
            f"THEN {_CANDIDATE_CLASS} ELSE {_OUT_OF_TERM_CLASS} END")
     code, mask = f"id * 4 + {cls}", "field_mask & :m"
+    outputs = [f"({code}) * :base + ({mask})"] if packed else [code, mask]
     if dialect == "postgresql":
-        code, mask = f"({code})::text", f"({mask})::text"
-    sql = f"SELECT {_agg(dialect, code)}, {_agg(dialect, mask)} FROM {_experts(dialect)} WHERE (field_mask & :m) <> 0"
+        outputs = [f"({out})::text" for out in outputs]
+    sql = (f"SELECT {', '.join(_agg(dialect, out) for out in outputs)} FROM {_experts(dialect)} "
+           "WHERE (field_mask & :m) <> 0")
     return sql + " AND id >= :lo AND id < :hi" if ranged else sql
 
 
-def _split_scan(codes_text: str | None, masks_text: str | None) -> tuple[Sequence[int], Sequence[int], Sequence[int],
-                                                                          Sequence[int]]:
-    """The scan's two texts as (candidate ids, their masks, ids not active, ids out of term)."""
-    codes, masks = drawlib.parse_ints(codes_text or ""), drawlib.parse_ints(masks_text or "")
+def _split_scan(row: ScanRow, base: int | None) -> tuple[Sequence[int], Sequence[int], Sequence[int], Sequence[int]]:
+    """The scan's texts as (candidate ids, their masks, ids not active, ids out of term)."""
+    if base is not None:
+        packed = drawlib.parse_ints(row[0] or "")
+        if np is not None and isinstance(packed, np.ndarray):
+            codes, masks = np.divmod(packed, base)
+        else:
+            codes, masks = [v // base for v in packed], [v % base for v in packed]
+    else:
+        codes, masks = drawlib.parse_ints(row[0] or ""), drawlib.parse_ints(row[1] or "")
     if len(codes) != len(masks):  # pragma: no cover - one row set feeds both aggregates
         raise AssertionError(f"scan: {len(codes)} ids, {len(masks)} masks")
     if np is not None and isinstance(codes, np.ndarray):
@@ -401,8 +419,9 @@ async def bare_eligible_ids(uow: UnitOfWork, q: PoolQuery) -> list[int]:
 # --- the pool ----------------------------------------------------------------------------------
 
 # Pools over a wider id range than PIECE_IDS are scanned in two id-range halves at once when the
-# caller ranks the pool (`feed`): the second on a connection of its own (`_scan_beside`), so that
-# the database works on both halves on two cores while this process parses and hashes the first.
+# caller ranks the pool (`feed`): the first on a connection of its own (`_scan_beside`), so that
+# the database works on both halves on two cores, and this process parses and hashes the first
+# while the second is scanned.
 # At 100,000 experts the scan is most of a draw's time (~18 ms of ~45 on SQLite). Two, not more:
 # the machines this runs on have two cores.
 PIECE_IDS = 25_000
@@ -415,7 +434,7 @@ FORCE_PIECES = False  # tests: pieces whatever the id range
 
 
 Feed = Callable[[Sequence[int]], None]
-ScanRow = tuple[str | None, str | None]
+ScanRow = tuple[str | None, ...]  # one text (packed) or two
 
 
 async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None) -> Pool:
@@ -439,10 +458,12 @@ async def start_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None)
     `PoolScan.finish` runs the rest. Call `PoolScan.close` in any case."""
     bounds = await _pieces(uow) if feed is not None else [(None, None)]
     dialect = uow.session.bind.dialect
-    scans = [_prepared(q, _scan_text(dialect.name, lo is not None), dialect, {"lo": lo, "hi": hi}) for lo, hi in bounds]
-    # The other pieces start now, each on a connection of its own, while this one runs the
-    # look-ups and then its own, smaller piece (OWN_SHARE).
-    beside = [_scan_beside(uow, stmt) for stmt in scans[1:]] if _can_scan_beside(uow) else []
+    base = _packing(q)
+    scans = [_prepared(q, _scan_text(dialect.name, lo is not None, base is not None), dialect,
+                       {"lo": lo, "hi": hi, "base": base}) for lo, hi in bounds]
+    # The pieces but the last start now, each on a connection of its own, while this one runs
+    # the look-ups and then the last, smaller piece (OWN_SHARE).
+    beside = [_scan_beside(uow, stmt) for stmt in scans[:-1]] if _can_scan_beside(uow) else []
     return PoolScan(uow, q, feed, scans, beside)
 
 
@@ -452,42 +473,63 @@ class PoolScan:
     def __init__(self, uow: UnitOfWork, q: PoolQuery, feed: Feed | None, scans: list[DriverSQL],
                  beside: list[asyncio.Future[ScanRow]]) -> None:
         self._uow, self._q, self._feed, self._scans, self._beside = uow, q, feed, scans, beside
+        self._taking: asyncio.Future[None] | None = None
 
     async def close(self) -> None:
         """Let the pieces still in flight end (after a failure: before the session or the engine
         goes on without them)."""
-        await asyncio.gather(*self._beside, return_exceptions=True)
+        await asyncio.gather(*self._beside, *filter(None, [self._taking]), return_exceptions=True)
 
     async def finish(self) -> Pool:
-        s, q, beside = self._uow.session, self._q, self._beside
+        s, q = self._uow.session, self._q
         await s.flush()  # the look-ups read invitations this transaction may have changed
         conn = await s.connection()
         dialect = conn.dialect
         rows = (await conn.exec_driver_sql(*_prepared(q, _lookups_text(q, dialect.name), dialect))).all()
-        named = _unique_ids(r[0] for r in rows)
-        cand_ids: list[Sequence[int]] = []
-        pool_ids: list[Sequence[int]] = []
-        pool_masks: list[Sequence[int]] = []
-        lapsed: list[tuple[str, str, str]] = []
-        for k, stmt in enumerate(self._scans):
-            scanned = await beside[k - 1] if k and beside else tuple((await conn.exec_driver_sql(*stmt)).one())
-            ids, masks, inactive, out_of_term = _split_scan(*scanned)
-            cand_ids.append(ids)
-            ids, masks = _drop(ids, masks, named)
-            pool_ids.append(ids)
-            pool_masks.append(masks)
-            lapsed += _plain(inactive, ExclusionReason.NOT_ACTIVE) + _plain(out_of_term, ExclusionReason.TERM)
-            if self._feed is not None:
-                self._feed(ids)
+        pieces = _Pieces(_unique_ids(r[0] for r in rows), _packing(q), self._feed)
+        # The pieces scanned beside are taken (parsed, hashed) as they arrive, in order, while
+        # this connection scans the rest: on PostgreSQL that overlaps ~3 ms of this process's
+        # work with the database's.
+        self._taking = asyncio.ensure_future(pieces.take_all(self._beside))
+        own = [tuple((await conn.exec_driver_sql(*stmt)).one()) for stmt in self._scans[len(self._beside):]]
+        await self._taking
+        for scanned in own:
+            pieces.take(scanned)  # type: ignore[arg-type]
         best: dict[int, tuple[int, Any, str]] = {}  # expert id → (kind, order key, detail)
-        for eid, kind, a, b in _of_candidates(rows, _concat(cand_ids)):
+        for eid, kind, a, b in _of_candidates(rows, _concat(pieces.candidates)):
             entry = _reason(q, int(kind), a, b)
             old = best.get(eid)
             if old is None or entry[:2] < old[:2]:
                 best[eid] = entry
-        exclusions = lapsed + [(expert_code(eid), _ORDER[k].value, d) for eid, (k, _, d) in best.items()]
+        exclusions = pieces.lapsed + [(expert_code(eid), _ORDER[k].value, d) for eid, (k, _, d) in best.items()]
         exclusions.sort()
-        return Pool(_concat(pool_ids), _concat(pool_masks), exclusions)
+        return Pool(_concat(pieces.ids), _concat(pieces.masks), exclusions)
+
+
+class _Pieces:
+    """The scanned pieces of a pool, taken in id order: each split into its candidates (the
+    pool once those the look-ups name are dropped) and the experts out for status or term."""
+
+    def __init__(self, named: Sequence[int], base: int | None, feed: Feed | None) -> None:
+        self._named, self._base, self._feed = named, base, feed
+        self.candidates: list[Sequence[int]] = []
+        self.ids: list[Sequence[int]] = []
+        self.masks: list[Sequence[int]] = []
+        self.lapsed: list[tuple[str, str, str]] = []
+
+    def take(self, scanned: ScanRow) -> None:
+        ids, masks, inactive, out_of_term = _split_scan(scanned, self._base)
+        self.candidates.append(ids)
+        ids, masks = _drop(ids, masks, self._named)
+        self.ids.append(ids)
+        self.masks.append(masks)
+        self.lapsed += _plain(inactive, ExclusionReason.NOT_ACTIVE) + _plain(out_of_term, ExclusionReason.TERM)
+        if self._feed is not None:
+            self._feed(ids)
+
+    async def take_all(self, scans: Sequence[asyncio.Future[ScanRow]]) -> None:
+        for scan in scans:
+            self.take(await scan)
 
 
 async def _pieces(uow: UnitOfWork) -> list[tuple[int | None, int | None]]:
@@ -503,7 +545,7 @@ async def _pieces(uow: UnitOfWork) -> list[tuple[int | None, int | None]]:
         "SELECT (SELECT min(id) FROM experts), (SELECT max(id) FROM experts)"))).one()
     if lo is None or np is None or (hi - lo < PIECE_IDS and not FORCE_PIECES):
         return [(None, None)]
-    mid = lo + max(1, int((hi + 1 - lo) * OWN_SHARE))
+    mid = hi + 1 - max(1, int((hi + 1 - lo) * OWN_SHARE))  # the last piece is scanned on this connection
     return [(lo, mid), (mid, hi + 1)]
 
 

@@ -300,6 +300,34 @@ async def test_a_pool_scanned_in_pieces_is_the_same_pool(core: Core, monkeypatch
     assert res.invited == 5 and await panels.verify_draw(core.uow(), res.panel_id) == []
 
 
+@pytest.mark.parametrize("pieces", [False, True])
+async def test_the_packed_scan_and_the_plain_one_give_the_same_pool(
+    core: Core, monkeypatch: pytest.MonkeyPatch, pieces: bool
+) -> None:
+    """The scan packs code and field bits into one number while the requested fields' ids are
+    small (`_PACK_BITS`), and returns them as two texts otherwise: the same pool either way."""
+    from core.conflicts import party_key
+    from core.db.models import Panel
+    from core.services import pool as poolmod
+
+    panel_id, _ = await _drawn(core, n=30)
+    monkeypatch.setattr(poolmod, "FORCE_PIECES", pieces)
+    uow = core.uow()
+    async with uow:
+        panel = await uow.session.get(Panel, panel_id)
+        assert panel is not None
+        q = poolmod.pool_query(panel, [f.category_id for f in panel.fields], party_key("x", None), core.settings.tz, 3)
+        assert poolmod._packing(q) == q.field_mask + 1
+        packed = await poolmod.compute_pool(uow, q, feed=lambda ids: None)
+        monkeypatch.setattr(poolmod, "_PACK_BITS", 0)
+        assert poolmod._packing(q) is None
+        plain = await poolmod.compute_pool(uow, q, feed=lambda ids: None)
+    assert len(packed.ids) > 0 and packed.exclusions
+    assert list(map(int, packed.ids)) == list(map(int, plain.ids))
+    assert list(map(int, packed.masks)) == list(map(int, plain.masks))
+    assert packed.exclusions == plain.exclusions
+
+
 async def test_migration_0004_downgrade_keeps_version_2_draws_usable(core: Core, db_url: str) -> None:
     """Downgrading below 0004 rewrites version-2 rows in the version-1 layout (ranking as
     CODE:MASK), so that replacements from the old code keep working; upgrading again reads
