@@ -163,28 +163,46 @@ def rank_order(seed: bytes, msgs: Sequence[bytes]) -> list[int]:
     return order if isinstance(order, list) else order.tolist()
 
 
-def _order_of(blobs: Sequence[bytes], msgs: Callable[[], Sequence[bytes]]) -> Any:
+def _order_of(blobs: Sequence[bytes], msgs: Callable[[], Sequence[bytes]], sorted_pieces: Sequence[Any] = ()) -> Any:
     """`rank_order` from the digests (`blobs`: pieces of concatenated digests), as a numpy
     index array when numpy is there.
 
     The digests are ordered by their first 8 bytes read as big-endian integers, each with its
     index packed into the low bits (`b` of them), in one sort of machine words: cheaper than
     an argsort (~1.4 ms against ~2.4 for 43,000) and far cheaper than 43,000 byte-string
-    comparisons. Should two digests ever agree on the top 64 - b bits, the full (digest,
-    message) comparison decides, as it does without numpy; only then are the messages
-    (`msgs()`) needed."""
+    comparisons. Each piece is sorted on its own (`_sorted_piece`; `sorted_pieces` if the
+    caller did it already, while waiting for the next piece), then the sorted pieces are
+    merged: a stable sort of a few sorted runs is a merge (~0.07 ms for 43,000). Should two
+    digests ever agree on the top 64 - b bits, the full (digest, message) comparison decides,
+    as it does without numpy; only then are the messages (`msgs()`) needed."""
     n = sum(len(blob) for blob in blobs) // 32
     if _np is not None and 1 < n < 1 << 32:
         b = (n - 1).bit_length()
         low = _np.uint64((1 << b) - 1)
-        head = _np.concatenate([_np.frombuffer(blob, dtype=">u8")[::4] for blob in blobs]).astype(_np.uint64)
-        packed = _np.sort((head & ~low) | _np.arange(n, dtype=_np.uint64))
+        runs, offset = [], 0
+        for packed, count, bits in (sorted_pieces or [_sorted_piece(blob) for blob in blobs]):
+            if bits != b or offset:  # the piece's index → the pool's: still sorted, but for ties on
+                # the pool's top 64 - b bits, which the full sort below puts right
+                shift, index = _np.uint64(bits), packed & _np.uint64((1 << bits) - 1)
+                packed = ((packed >> shift) << shift) & ~low | (index + _np.uint64(offset))
+            runs.append(packed)
+            offset += count
+        packed = runs[0] if len(runs) == 1 else _np.sort(_np.concatenate(runs), kind="stable")
         top = packed >> _np.uint64(b)
         if not bool((top[1:] == top[:-1]).any()):
             return (packed & low).astype(_np.intp)
     blob = b"".join(blobs)
     keys = [blob[32 * i:32 * i + 32] + m for i, m in enumerate(msgs())]  # (digest, msg) order
     return sorted(range(n), key=keys.__getitem__)
+
+
+def _sorted_piece(blob: bytes) -> tuple[Any, int, int]:
+    """One piece's digests as sorted machine words, each its first 8 bytes (big-endian) with its
+    index in the piece packed into the low bits: (words, count, index bits). numpy only."""
+    n = len(blob) // 32
+    bits = max(0, n - 1).bit_length()
+    head = _np.frombuffer(blob, dtype=">u8")[::4].astype(_np.uint64)
+    return _np.sort((head & ~_np.uint64((1 << bits) - 1)) | _np.arange(n, dtype=_np.uint64)), n, bits
 
 
 def rank(seed: bytes, codes: Iterable[str]) -> list[str]:
@@ -293,6 +311,7 @@ class Ranker:
         self._seed = seed
         self._joined: list[bytes] = []  # each piece's codes, joined by ","
         self._blobs: list[bytes] = []  # each piece's digests, concatenated
+        self._sorted: list[Any] = []  # each piece's `_sorted_piece` (numpy)
         self._count = 0
 
     def add(self, ids: Sequence[int]) -> None:
@@ -301,6 +320,8 @@ class Ranker:
         joined = join_decimal(ids, b"E", 6)
         self._joined.append(joined)
         self._blobs.append(_hmac_joined(self._seed, joined))
+        if _np is not None:
+            self._sorted.append(_sorted_piece(self._blobs[-1]))
         self._count += len(ids)
 
     def _ranked_codes(self, order: Any) -> str:
@@ -321,7 +342,7 @@ class Ranker:
         """The pool in draw order; `ids` must be what was added, in the same order."""
         if len(ids) != self._count:
             raise ValueError(f"{self._count} codes hashed for a pool of {len(ids)}")
-        order = _order_of(self._blobs, self._msgs)
+        order = _order_of(self._blobs, self._msgs, self._sorted)
         if _np is not None and isinstance(ids, _np.ndarray):
             idx = _np.asarray(order, dtype=_np.intp)
             r_ids, r_masks = ids[idx], _np.asarray(masks)[idx]
@@ -558,8 +579,17 @@ def exclusions_text(exclusions: Iterable[Sequence[str]]) -> str:
     """The (code, reason, detail) triples, sorted, as canonical JSON (tuples and lists of
     texts write alike: no copy of 4,000 rows into lists first)."""
     rows = sorted(exclusions)
-    if rows and set(map(len, rows)) != {3}:
+    if not rows:
+        return "[]"
+    if set(map(len, rows)) != {3}:
         raise ValueError("an exclusion is (code, reason, detail)")
+    try:
+        text = '[["' + '"],["'.join(['","'.join(r) for r in rows]) + '"]]'
+    except TypeError:  # not all texts
+        return canonical_json(rows)
+    if _np is not None and text.isascii() and text.count('"') == 6 * len(rows) and "\\" not in text \
+            and _np.frombuffer(text.encode("ascii"), dtype=_np.uint8).min() >= 0x20:
+        return text  # nothing to escape: what json.dumps writes, ~4x faster for 4,000 rows
     return canonical_json(rows)
 
 

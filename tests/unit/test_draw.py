@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import json
 import math
 import random
 from collections import Counter
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.audit import canonical_json
 from core.draw import (
     ALGORITHM,
     SeatGroup,
@@ -618,6 +620,45 @@ def test_ranking_ties_on_the_first_eight_bytes_fall_back_to_full_order(monkeypat
     assert [msgs[i] for i in drawlib.rank_order(b"s", msgs)] == [b"E000003", b"E000002", b"E000004", b"E000001"]
 
 
+@pytest.mark.parametrize("use_numpy", [True, False])
+@given(seeds, pools(max_size=80), st.lists(st.integers(0, 80), max_size=4))
+@settings(max_examples=120, deadline=None)
+def test_a_pool_ranked_in_pieces_is_ranked_as_one(use_numpy: bool, seed: bytes, pool: dict[str, int],
+                                                  cuts: list[int]) -> None:
+    """Pieces of any sizes (empty, one code, sizes needing fewer index bits than the pool):
+    each sorted as it is added, then merged, they give the reference ranking."""
+    ids = [int(c[1:]) for c in pool]
+    masks = [pool[c] for c in pool]
+    bounds = [0, *sorted(min(c, len(ids)) for c in cuts), len(ids)]
+    saved = drawlib._np
+    try:
+        if not use_numpy:
+            drawlib._np = None  # type: ignore[assignment]
+        arr = (lambda v: np.array(v, dtype=np.int64)) if use_numpy else list
+        ranker = drawlib.Ranker(seed)
+        for lo, hi in zip(bounds, bounds[1:]):
+            ranker.add(arr(ids[lo:hi]))
+        ranked = ranker.result(arr(ids), arr(masks))
+    finally:
+        drawlib._np = saved
+    ranking = ref_rank(seed, list(pool))
+    assert ranked.ranking_text == drawlib.ranking_text(ranking)
+    assert list(ranked.pairs()) == [(c, pool[c]) for c in ranking]
+
+
+def test_ties_on_the_first_eight_bytes_across_pieces_fall_back_to_full_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pieces, each sorted on its own, whose codes share a 64-bit prefix with the other's."""
+    same = b"\x01" * 8
+    fake = {b"E000001": same + b"\x09" * 24, b"E000002": same + b"\x03" * 24, b"E000003": b"\x00" * 32,
+            b"E000004": same + b"\x05" * 24, b"E000005": b"\xff" * 32}
+    monkeypatch.setattr(drawlib, "_hmac_joined", lambda seed, joined: b"".join(fake[m] for m in joined.split(b",")))
+    ranker = drawlib.Ranker(b"s")
+    ranker.add(np.array([1, 3], dtype=np.int64))
+    ranker.add(np.array([2, 4, 5], dtype=np.int64))
+    ranked = ranker.result(np.array([1, 3, 2, 4, 5], dtype=np.int64), np.ones(5, dtype=np.int64))
+    assert ranked.ranking_text == "E000003,E000002,E000004,E000001,E000005"
+
+
 def test_select_ranked_reads_only_what_it_needs_and_reports_ranks() -> None:
     seen: list[str] = []
 
@@ -651,6 +692,15 @@ def test_record_header_digest_covers_every_part() -> None:
         drawlib.record_header(seed_hex, ALGORITHM, groups, chosen, shas[0], shas[1], shas[0]),
     ]
     assert len({d, *(drawlib.record_digest(v) for v in variants)}) == 1 + len(variants)
+
+
+@given(st.lists(st.tuples(st.text(max_size=6), st.sampled_from(["term", "booked", 'a"b', "c\\d", "e\nf", "甲"]),
+                          st.text(max_size=6)), max_size=30))
+@settings(max_examples=200, deadline=None)
+def test_exclusions_text_is_the_canonical_json_of_the_sorted_rows(rows: list[tuple[str, str, str]]) -> None:
+    """Written directly when no text needs escaping, by json otherwise: the same text."""
+    assert drawlib.exclusions_text(rows) == canonical_json(sorted(rows))
+    assert json.loads(drawlib.exclusions_text(rows)) == [list(r) for r in sorted(rows)]
 
 
 def test_exclusions_text_is_canonical_and_sorted() -> None:
