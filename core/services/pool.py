@@ -486,44 +486,41 @@ class PoolScan:
         conn = await s.connection()
         dialect = conn.dialect
         rows = (await conn.exec_driver_sql(*_prepared(q, _lookups_text(q, dialect.name), dialect))).all()
-        pieces = _Pieces(_unique_ids(r[0] for r in rows), _packing(q), self._feed)
-        # The pieces scanned beside are taken (parsed, hashed) as they arrive, in order, while
-        # this connection scans the rest: on PostgreSQL that overlaps ~3 ms of this process's
-        # work with the database's.
+        pieces = _Pieces(q, rows, self._feed)
+        # The pieces scanned beside are taken (parsed, hashed, their exclusions worked out) as
+        # they arrive, in order, while this connection scans the rest: on PostgreSQL that
+        # overlaps ~4 ms of this process's work with the database's.
         self._taking = asyncio.ensure_future(pieces.take_all(self._beside))
         own = [tuple((await conn.exec_driver_sql(*stmt)).one()) for stmt in self._scans[len(self._beside):]]
         await self._taking
         for scanned in own:
             pieces.take(scanned)  # type: ignore[arg-type]
-        best: dict[int, tuple[int, Any, str]] = {}  # expert id → (kind, order key, detail)
-        for eid, kind, a, b in _of_candidates(rows, _concat(pieces.candidates)):
-            entry = _reason(q, int(kind), a, b)
-            old = best.get(eid)
-            if old is None or entry[:2] < old[:2]:
-                best[eid] = entry
-        exclusions = pieces.lapsed + [(expert_code(eid), _ORDER[k].value, d) for eid, (k, _, d) in best.items()]
-        exclusions.sort()
+        exclusions = [e for excluded in pieces.exclusions for e in excluded]
+        exclusions.sort()  # sorted runs, one per piece: a merge
         return Pool(_concat(pieces.ids), _concat(pieces.masks), exclusions)
 
 
 class _Pieces:
-    """The scanned pieces of a pool, taken in id order: each split into its candidates (the
-    pool once those the look-ups name are dropped) and the experts out for status or term."""
+    """The scanned pieces of a pool, taken in id order: each split into its candidates, less
+    those the look-ups name (the pool), and its in-scope exclusions with their reasons."""
 
-    def __init__(self, named: Sequence[int], base: int | None, feed: Feed | None) -> None:
-        self._named, self._base, self._feed = named, base, feed
-        self.candidates: list[Sequence[int]] = []
+    def __init__(self, q: PoolQuery, rows: Sequence[Any], feed: Feed | None) -> None:
+        self._q, self._rows, self._base, self._feed = q, rows, _packing(q), feed
+        self._named = _ids_of(rows)  # who each look-up row names
+        self._struck = _unique_ids(self._named)
         self.ids: list[Sequence[int]] = []
         self.masks: list[Sequence[int]] = []
-        self.lapsed: list[tuple[str, str, str]] = []
+        self.exclusions: list[list[tuple[str, str, str]]] = []  # each piece's, sorted
 
     def take(self, scanned: ScanRow) -> None:
-        ids, masks, inactive, out_of_term = _split_scan(scanned, self._base)
-        self.candidates.append(ids)
-        ids, masks = _drop(ids, masks, self._named)
+        cands, masks, inactive, out_of_term = _split_scan(scanned, self._base)
+        excluded = (_plain(inactive, ExclusionReason.NOT_ACTIVE) + _plain(out_of_term, ExclusionReason.TERM)
+                    + _reasons(self._q, _naming(self._rows, self._named, cands)))
+        excluded.sort()
+        self.exclusions.append(excluded)
+        ids, masks = _drop(cands, masks, self._struck)
         self.ids.append(ids)
         self.masks.append(masks)
-        self.lapsed += _plain(inactive, ExclusionReason.NOT_ACTIVE) + _plain(out_of_term, ExclusionReason.TERM)
         if self._feed is not None:
             self._feed(ids)
 
@@ -650,10 +647,17 @@ def _side_reader(engine: Any, uri: str) -> _SideReader:
     return reader
 
 
-def _unique_ids(ids: Iterable[Any]) -> Sequence[int]:
+def _ids_of(rows: Sequence[Any]) -> Sequence[int]:
+    """The expert ids the rows name (their first column)."""
     if np is not None:
-        return np.unique(np.fromiter((int(i) for i in ids), dtype=np.int64))
-    return sorted({int(i) for i in ids})
+        return np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
+    return [int(r[0]) for r in rows]
+
+
+def _unique_ids(ids: Sequence[int]) -> Sequence[int]:
+    if np is not None and isinstance(ids, np.ndarray):
+        return np.unique(ids)
+    return sorted(set(ids))
 
 
 def _concat(parts: list[Sequence[int]]) -> Sequence[int]:
@@ -672,16 +676,28 @@ def _plain(ids: Sequence[int], reason: ExclusionReason) -> list[tuple[str, str, 
     return list(zip(codes, repeat(reason.value), repeat("")))
 
 
-def _of_candidates(rows: Sequence[Any], ids: Sequence[int]) -> list[Any]:
-    """The look-up rows naming a candidate (the others are out of scope or already excluded
-    for their status or term)."""
-    if not rows:
+def _naming(rows: Sequence[Any], named: Sequence[int], ids: Sequence[int]) -> list[Any]:
+    """The look-up rows (naming the experts `named`, row by row) that name one of the
+    candidates `ids` (the others name experts out of scope, excluded for their status or term,
+    or in another piece)."""
+    if not rows or not len(ids):
         return []
     if np is not None and isinstance(ids, np.ndarray):
-        hit = np.isin(np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows)), ids)
-        return [r for r, h in zip(rows, hit.tolist()) if h]
+        return [r for r, h in zip(rows, np.isin(named, ids).tolist()) if h]
     cands = set(ids)
-    return [r for r in rows if r[0] in cands]
+    return [r for r, eid in zip(rows, named) if eid in cands]
+
+
+def _reasons(q: PoolQuery, rows: Sequence[Any]) -> list[tuple[str, str, str]]:
+    """(code, reason, detail) of every expert the rows name, by his first reason: the smallest
+    kind (`_ORDER`), then the smallest detail."""
+    best: dict[int, tuple[int, Any, str]] = {}  # expert id → (kind, order key, detail)
+    for eid, kind, a, b in rows:
+        entry = _reason(q, int(kind), a, b)
+        old = best.get(eid)
+        if old is None or entry[:2] < old[:2]:
+            best[eid] = entry
+    return [(expert_code(eid), _ORDER[k].value, d) for eid, (k, _, d) in best.items()]
 
 
 def _drop(ids: Sequence[int], masks: Sequence[int], struck: Sequence[int]) -> tuple[Sequence[int], Sequence[int]]:
