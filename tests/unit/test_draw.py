@@ -10,7 +10,9 @@ import json
 import math
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -538,38 +540,67 @@ import numpy as np  # noqa: E402
 from core import draw as drawlib  # noqa: E402
 
 
+@contextmanager
+def numpy_only() -> Iterator[None]:
+    """Texts of numbers written and parsed by numpy, as without core/_numtext.c."""
+    saved = drawlib._numtext
+    drawlib._numtext = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        drawlib._numtext = saved
+
+
+TEXT_PATHS = [nullcontext, numpy_only]  # core._numtext where built, and numpy
+
+
 @given(st.lists(st.integers(0, 10**13), max_size=60, unique=True), st.integers(1, 8), st.binary(max_size=2))
 @settings(max_examples=200, deadline=None)
 def test_join_decimal_matches_formatting(values: list[int], width: int, prefix: bytes) -> None:
     prefix = prefix.replace(b",", b"x").replace(b"\0", b"y")
     want = b",".join(b"%s%0*d" % (prefix, width, v) for v in values)
-    assert drawlib.join_decimal(np.array(values, dtype=np.int64), prefix, width) == want
+    for path in TEXT_PATHS:
+        with path():
+            assert drawlib.join_decimal(np.array(values, dtype=np.int64), prefix, width) == want
     assert drawlib.join_decimal(values, prefix, width) == want
 
 
 @given(st.lists(st.integers(0, 70_000), max_size=400), st.integers(1, 8), st.binary(max_size=2))
 @settings(max_examples=200, deadline=None)
 def test_join_decimal_of_few_small_values_matches_formatting(values: list[int], width: int, prefix: bytes) -> None:
-    """Field masks: a handful of small values repeated (formatted once each, then gathered)."""
+    """Field masks: a handful of small values repeated (numpy: formatted once each, then gathered)."""
     prefix = prefix.replace(b",", b"x").replace(b"\0", b"y")
     few = [values[i % 7] for i in range(len(values))] if values else []
     for vals in (few, values):
         want = b",".join(b"%s%0*d" % (prefix, width, v) for v in vals)
-        assert drawlib.join_decimal(np.array(vals, dtype=np.int64), prefix, width) == want
+        for path in TEXT_PATHS:
+            with path():
+                assert drawlib.join_decimal(np.array(vals, dtype=np.int64), prefix, width) == want
 
 
 def test_join_decimal_of_many_distinct_small_values_writes_digits(monkeypatch: pytest.MonkeyPatch) -> None:
     values = np.arange(1000, dtype=np.int64)
     monkeypatch.setattr(drawlib, "_TABLE_VALUES", 10)
-    assert drawlib.join_decimal(values, b"E", 6) == b",".join(b"E%06d" % v for v in range(1000))
+    with numpy_only():
+        assert drawlib.join_decimal(values, b"E", 6) == b",".join(b"E%06d" % v for v in range(1000))
 
 
-def test_join_decimal_codes_are_expert_codes() -> None:
+@pytest.mark.parametrize("path", TEXT_PATHS)
+def test_join_decimal_codes_are_expert_codes(path: Any) -> None:
     ids = [1, 99_999, 100_000, 999_999, 1_000_000, 12_345_678]
-    assert drawlib.join_decimal(np.array(ids), b"E", 6).decode().split(",") == [code(i) for i in ids]
+    with path():
+        assert drawlib.join_decimal(np.array(ids), b"E", 6).decode().split(",") == [code(i) for i in ids]
+        assert drawlib.parse_ints(",".join(map(str, ids))).tolist() == ids
+        assert list(drawlib.parse_ints("")) == []
     assert [drawlib.code_of(i) for i in ids] == [code(i) for i in ids]
-    assert drawlib.parse_ints(",".join(map(str, ids))).tolist() == ids
-    assert list(drawlib.parse_ints("")) == []
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1), max_size=60))
+@settings(max_examples=200, deadline=None)
+def test_parse_ints_reads_what_was_written(values: list[int]) -> None:
+    for path in TEXT_PATHS:
+        with path():
+            assert drawlib.parse_ints(",".join(map(str, values))).tolist() == values
 
 
 @pytest.mark.parametrize("use_native", [True, False])

@@ -1,0 +1,209 @@
+/* core._numtext: decimal texts <-> arrays of 64-bit integers, for the draw's hot path.
+ *
+ * Why: a draw's pool scan returns ~50,000 numbers joined by ',' in one text, and the ranking
+ * hashes ~43,000 public codes ('E' and the id, zero-padded) joined the same way. numpy parses
+ * the one (np.fromstring, ~24 ns a number) and formats the other (one vectorised pass per
+ * digit, ~17 ns a code); a plain C loop does either in ~3 ns. core.draw falls back to numpy
+ * when this module was not built (no C compiler at install): same bytes, tests compare both.
+ *
+ * parse_ints(text, sep=44) -> bytearray
+ *   The integers of `text` (str or bytes: optional '-', decimal digits, separated by the
+ *   byte `sep`), as native int64 values, 8 bytes each; an empty text holds none. ValueError
+ *   on anything else (an empty item, a stray character, a value outside int64).
+ *
+ * format_ints(values, prefix=b"", width=1, sep=44) -> bytes
+ *   `values` (a C-contiguous buffer of native int64, e.g. a numpy int64 array, all >= 0):
+ *   prefix + decimal zero-padded to `width` digits, for each, joined by `sep`.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static PyObject *parse_ints(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"text", "sep", NULL};
+    PyObject *text, *result;
+    int sep = ',';
+    const char *p, *end;
+    Py_ssize_t len, n, i;
+    int64_t *out;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|i:parse_ints", kwlist, &text, &sep))
+        return NULL;
+    if (sep < 0 || sep > 255) {
+        PyErr_SetString(PyExc_ValueError, "sep must be a byte value (0-255)");
+        return NULL;
+    }
+    if (PyUnicode_Check(text)) {
+        p = PyUnicode_AsUTF8AndSize(text, &len);
+        if (p == NULL)
+            return NULL;
+    } else if (PyBytes_Check(text)) {
+        p = PyBytes_AS_STRING(text);
+        len = PyBytes_GET_SIZE(text);
+    } else {
+        PyErr_SetString(PyExc_TypeError, "text must be str or bytes");
+        return NULL;
+    }
+    end = p + len;
+    n = 0;
+    if (len > 0) {
+        n = 1;
+        for (i = 0; i < len; i++)
+            n += p[i] == (char)sep;
+    }
+    result = PyByteArray_FromStringAndSize(NULL, 8 * n);
+    if (result == NULL)
+        return NULL;
+    out = (int64_t *)PyByteArray_AS_STRING(result);
+    for (i = 0; i < n; i++) {
+        int negative = 0, digits = 0;
+        uint64_t v = 0, limit;
+        if (p < end && *p == '-') {
+            negative = 1;
+            p++;
+        }
+        limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        while (p < end && *p != (char)sep) {
+            unsigned d = (unsigned char)*p - '0';
+            if (d > 9 || (digits >= 18 && v > (limit - d) / 10)) /* 18 digits cannot overflow */
+                goto bad;
+            v = v * 10 + d;
+            digits++;
+            p++;
+        }
+        if (digits == 0)
+            goto bad;
+        out[i] = negative ? (int64_t)(0 - v) : (int64_t)v;
+        p++; /* the separator (or one past the end, after the last item) */
+    }
+    return result;
+bad:
+    Py_DECREF(result);
+    PyErr_Format(PyExc_ValueError, "item %zd is not an int64 (items separated by byte %d)", i, sep);
+    return NULL;
+}
+
+static const char DIGIT_PAIRS[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static const uint64_t POW10[20] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL, 10000000000000000000ULL,
+};
+
+/* Writes v in decimal, zero-padded to `width` digits, at `out`; returns the end. */
+static char *write_decimal(char *out, uint64_t v, Py_ssize_t width)
+{
+    Py_ssize_t digits = 1;
+    char *end, *p;
+    while (digits < 20 && v >= POW10[digits])
+        digits++;
+    end = out + (digits > width ? digits : width);
+    p = end;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        p[0] = DIGIT_PAIRS[2 * r];
+        p[1] = DIGIT_PAIRS[2 * r + 1];
+    }
+    if (v >= 10) {
+        p -= 2;
+        p[0] = DIGIT_PAIRS[2 * v];
+        p[1] = DIGIT_PAIRS[2 * v + 1];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    while (p > out)
+        *--p = '0';
+    return end;
+}
+
+static PyObject *format_ints(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"values", "prefix", "width", "sep", NULL};
+    Py_buffer values, prefix = {0};
+    Py_ssize_t width = 1, n, i, cap;
+    int sep = ',';
+    PyObject *obj, *result = NULL;
+    const int64_t *v;
+    const char *format;
+    char *out;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|y*ni:format_ints", kwlist, &obj, &prefix, &width, &sep))
+        return NULL;
+    if (PyObject_GetBuffer(obj, &values, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        if (prefix.obj != NULL)
+            PyBuffer_Release(&prefix);
+        return NULL;
+    }
+    if (sep < 0 || sep > 255 || width < 1 || width > 20) {
+        PyErr_SetString(PyExc_ValueError, "sep must be a byte value and width 1 to 20");
+        goto done;
+    }
+    /* Native signed 64-bit items: 'q', or 'l' where long has 64 bits (numpy's int64 on Linux). */
+    format = values.format ? values.format : "B";
+    if (format[0] == '@' || format[0] == '=')
+        format++;
+    if (values.itemsize != 8 || strlen(format) != 1 || (format[0] != 'q' && format[0] != 'l')) {
+        PyErr_SetString(PyExc_ValueError, "values must be a contiguous buffer of native int64");
+        goto done;
+    }
+    n = values.len / 8;
+    v = (const int64_t *)values.buf;
+    /* The exact length first: a second pass is cheaper than over-allocating and shrinking. */
+    cap = n > 0 ? n * (prefix.len + 1) - 1 : 0;
+    for (i = 0; i < n; i++) {
+        Py_ssize_t digits = 1;
+        if (v[i] < 0) {
+            PyErr_Format(PyExc_ValueError, "negative value %lld at %zd", (long long)v[i], i);
+            goto done;
+        }
+        while (digits < 20 && (uint64_t)v[i] >= POW10[digits])
+            digits++;
+        cap += digits > width ? digits : width;
+    }
+    result = PyBytes_FromStringAndSize(NULL, cap);
+    if (result == NULL)
+        goto done;
+    out = PyBytes_AS_STRING(result);
+    for (i = 0; i < n; i++) {
+        const char *pre = prefix.buf;
+        Py_ssize_t k;
+        if (i > 0)
+            *out++ = (char)sep;
+        for (k = 0; k < prefix.len; k++)
+            *out++ = pre[k];
+        out = write_decimal(out, (uint64_t)v[i], width);
+    }
+done:
+    PyBuffer_Release(&values);
+    if (prefix.obj != NULL)
+        PyBuffer_Release(&prefix);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"parse_ints", (PyCFunction)(void (*)(void))parse_ints, METH_VARARGS | METH_KEYWORDS,
+     "parse_ints(text, sep=44) -> bytearray\n\n"
+     "The integers of `text` (str or bytes, separated by the byte `sep`; empty: none) as native\n"
+     "int64 values. ValueError on an empty item, a stray character or a value outside int64."},
+    {"format_ints", (PyCFunction)(void (*)(void))format_ints, METH_VARARGS | METH_KEYWORDS,
+     "format_ints(values, prefix=b'', width=1, sep=44) -> bytes\n\n"
+     "prefix + decimal zero-padded to `width` digits of each value of `values` (a contiguous\n"
+     "buffer of native int64, all >= 0), joined by the byte `sep`."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "core._numtext", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__numtext(void)
+{
+    return PyModule_Create(&module);
+}
