@@ -8,6 +8,7 @@ from core.db.models.people import (
     Expert,
     ExpertCategory,
     ExpertPhoto,
+    FieldMask,
     PreviousUnit,
     Term,
     Unavailability,
@@ -27,11 +28,11 @@ from core.db.models.panels import (
 )
 from core.db.models.oversight import Announcement, Commendation, Evaluation, Flag, Sanction
 from core.db.models.system import AuditEntry, ConversationState, Outbox, ReminderMark
-from core.db.models import indexes as _indexes  # noqa: F401,E402 - registers migration 0002's index
+from core.db.models import indexes as _indexes  # noqa: F401,E402 - registers the indexes of migrations 0002-0005
 
 __all__ = [
     "Base", "Account", "BindingCode", "Category", "Contact", "Expert", "ExpertCategory",
-    "ExpertPhoto", "PreviousUnit", "Term", "Unavailability", "UsingUnit", "Application",
+    "ExpertPhoto", "FieldMask", "PreviousUnit", "Term", "Unavailability", "UsingUnit", "Application",
     "Recommendation", "DeclaredConflict", "DirectedExpert", "DirectedSelection", "Draw",
     "Invitation", "Panel", "PanelField", "PanelParty", "RecordedExclusion", "Announcement",
     "Commendation", "Evaluation", "Flag", "Sanction", "AuditEntry", "ConversationState",

@@ -1,4 +1,4 @@
-"""Indexes added after the initial schema (migrations 0002, 0004), declared on the existing
+"""Indexes added after the initial schema (migrations 0002, 0004, 0005), declared on the existing
 tables so that the models and the migrations stay identical (tests/db/test_migrations.py)."""
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from core.db.models.people import Expert
 
 _e = Expert.__table__.c
 
-# The draw's one scan of the experts (core/services/pool.py): a narrow covering index in id
-# order, so neither engine reads the wide rows nor sorts.
-ix_experts_draw_scan = Index("ix_experts_draw_scan", _e.id, _e.field_mask, _e.status, _e.term_start, _e.term_end)
+# The draw's one scan of the experts (core/services/pool.py): a narrow covering index, by field
+# mask then id, so that neither engine reads the wide rows and only the experts holding a
+# requested field are visited (their masks from field_masks; an id range within each).
+ix_experts_mask_scan = Index("ix_experts_mask_scan", _e.field_mask, _e.id, _e.status, _e.term_start, _e.term_end)
 
 # The pool's current-unit look-up (work unit named as a party): covering, so the ~1,000 rows a
 # party list of 50 names matches are read from the index, not from the wide expert rows.

@@ -24,6 +24,17 @@ class Category(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class FieldMask(Base):
+    """Every value `experts.field_mask` has ever taken, kept by triggers on `experts` (migration
+    0005): a draw's scan reads the experts of the masks that share a requested field through
+    ix_experts_mask_scan instead of testing every expert (core/services/pool.py). Values no
+    expert holds any more stay: they match nobody."""
+
+    __tablename__ = "field_masks"
+
+    mask: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
 class Expert(Base):
     """An enrolled expert with every 附件1 field. Private fields never leave admin views."""
 
