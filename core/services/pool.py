@@ -681,10 +681,11 @@ def _concat(parts: list[Sequence[int]]) -> Sequence[int]:
 
 
 def _plain(ids: Sequence[int], reason: ExclusionReason) -> list[tuple[str, str, str]]:
-    """Exclusions without a detail, of the experts `ids`."""
+    """Exclusions without a detail, of the experts `ids`, by id (for ids below 1,000,000 that is
+    their codes' order: the piece's sort is then a merge of sorted runs)."""
     if not len(ids):
         return []
-    codes = drawlib.join_decimal(ids, b"E", 6).decode("ascii").split(",")
+    codes = drawlib.join_decimal(np.sort(ids) if np is not None else sorted(ids), b"E", 6).decode("ascii").split(",")
     return list(zip(codes, repeat(reason.value), repeat("")))
 
 
@@ -702,14 +703,14 @@ def _naming(rows: Sequence[Any], named: Sequence[int], ids: Sequence[int]) -> li
 
 def _reasons(q: PoolQuery, rows: Sequence[Any]) -> list[tuple[str, str, str]]:
     """(code, reason, detail) of every expert the rows name, by his first reason: the smallest
-    kind (`_ORDER`), then the smallest detail."""
+    kind (`_ORDER`), then the smallest detail. In id order, as `_plain`."""
     best: dict[int, tuple[int, Any, str]] = {}  # expert id → (kind, order key, detail)
     for eid, kind, a, b in rows:
         entry = _reason(q, int(kind), a, b)
         old = best.get(eid)
         if old is None or entry[:2] < old[:2]:
             best[eid] = entry
-    return [(expert_code(eid), _ORDER[k].value, d) for eid, (k, _, d) in best.items()]
+    return [(expert_code(eid), _ORDER[k].value, d) for eid, (k, _, d) in sorted(best.items())]
 
 
 def _drop(ids: Sequence[int], masks: Sequence[int], struck: Sequence[int]) -> tuple[Sequence[int], Sequence[int]]:
