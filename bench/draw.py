@@ -20,7 +20,8 @@ the pool (status, term, and the struck look-ups as one `NOT IN`) as one plain SE
 eligible ids, one row each, executed and fetched in full through the driver (asyncpg /
 sqlite3 on the loop's thread, core.db.sqlite_inline) — no reasons, no ranking, no writes. The same SELECT with the ids joined into one
 text is timed too ("one text"): that is how the pool's own scan crosses the driver, so it is
-the database floor of a draw. Targets: draw p99 < 50 ms, and draw ≤ 2 × the bare query.
+the database floor of a draw. Both run with the garbage collector paused, as a draw does
+(`gc_paused`). Targets: draw p99 < 50 ms, and draw ≤ 2 × the bare query.
 The 1-minute load average is printed: the numbers mean little on a busy machine.
 """
 from __future__ import annotations
@@ -273,24 +274,29 @@ async def run(core: Core, name: str, n: int, commit: bool) -> Result:
 
     async def one_bare() -> tuple[float, int]:
         """The bare SELECT through the driver itself: SQLAlchemy's result objects would add
-        ~2 µs per row (~90 ms for 43,000 ids here) that no draw pays."""
+        ~2 µs per row (~90 ms for 43,000 ids here) that no draw pays. With the collector paused,
+        as a draw runs: asyncpg's 43,000 records otherwise set off a full collection every
+        other run (PostgreSQL: 13 ms paused, 70-100 ms in those runs), a cost of this
+        process's heap, not of the query."""
         async with core.engine.connect() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
-            t = time.perf_counter()
-            if dialect == "postgresql":
-                ids = await raw.fetch(bare_sql, *bare_args)
-            else:
-                cur = await raw.execute(bare_sql, bare_args)
-                ids = await cur.fetchall()
-                await cur.close()
-            dt = (time.perf_counter() - t) * 1000
+            with gc_paused():
+                t = time.perf_counter()
+                if dialect == "postgresql":
+                    ids = await raw.fetch(bare_sql, *bare_args)
+                else:
+                    cur = await raw.execute(bare_sql, bare_args)
+                    ids = await cur.fetchall()
+                    await cur.close()
+                dt = (time.perf_counter() - t) * 1000
         return dt, len(ids)
 
     async def one_text() -> float:
         async with core.sessions() as s:
-            t = time.perf_counter()
-            (await s.execute(text_stmt)).scalar()
-            dt = (time.perf_counter() - t) * 1000
+            with gc_paused():
+                t = time.perf_counter()
+                (await s.execute(text_stmt)).scalar()
+                dt = (time.perf_counter() - t) * 1000
             await s.rollback()
         return dt
 
