@@ -30,7 +30,7 @@ from core.db.uow import UnitOfWork
 from core.enums import InvitationStatus, PanelStatus
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from core.identity import check_text, normalize_text, parse_uscc
-from core.outbox import enqueue, notify_admins
+from core.outbox import Message, enqueue, notify_admins
 from core.panel_request import PanelRequestForm, RequestContext
 from core.services import audit
 from core.services.accounts import Roles
@@ -71,6 +71,7 @@ from core.services.seating import (
     lock_draws,
     notify_unit,
     status_params,
+    unit_accounts,
 )
 
 __all__ = [
@@ -156,8 +157,9 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
         requester = await s.get(UsingUnit, unit)
         seed = drawlib.new_seed()
         ranker = drawlib.Ranker(seed)
-        # The pool does not depend on the panel's row: its scan starts first, so that the piece
-        # scanned on a connection of its own runs while this one inserts the panel.
+        # The pool does not depend on the panel's row, which is inserted once the draw's outcome
+        # (inviting or short) is known: no UPDATE of its status, and this connection starts its
+        # own piece of the scan as early as it can.
         scan = await _start_pool(uow, form, requester, cats, ranker.add)
         try:
             panel = Panel(
@@ -169,21 +171,37 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
             )
             panel.fields = [PanelField(category_id=cats[f.category], quota=f.quota, position=i)
                             for i, f in enumerate(form.fields)]
-            s.add(panel)
-            await s.flush()
-            await _add_parties(uow, panel, form)
             groups = groups_of(panel)
             drawlib.validate_groups(panel.size, groups)
             pool = await scan.finish()
         finally:
             await scan.close()
-        requested = ("panel.request", "panel", panel.id, dict(
-            unit_id=unit, size=form.size, fields=[f.category for f in form.fields],
-            quotas=[f.quota for f in form.fields], parties=len(form.parties)))
 
         ranked = ranker.result(pool.ids, pool.masks)
         selection = drawlib.select_ranked(ranked.pairs(), groups)
         chosen = selection.chosen
+        shortfall: tuple[ShortGroup, ...] = ()
+        if selection.complete:
+            panel.status = PanelStatus.INVITING.value
+        else:
+            codes = {i: c for c, i in cats.items()}
+            shortfall = tuple(
+                ShortGroup(sf.group, tuple(codes[f] for f in sorted(groups[sf.group].fields)), sf.needed, sf.filled)
+                for sf in selection.short)
+            panel.status = PanelStatus.SHORT.value
+            panel.short_detail = {
+                "reason": "pool", "pool_size": pool.size, "open_seats": panel.size,
+                "groups": [{"index": sg.index, "fields": list(sg.fields), "needed": sg.needed, "filled": 0,
+                            "available": sg.available} for sg in shortfall],
+                "blocked": sorted(selection.blocked),
+            }
+        s.add(panel)
+        await s.flush()
+        await _add_parties(uow, panel, form)
+        requested = ("panel.request", "panel", panel.id, dict(
+            unit_id=unit, size=form.size, fields=[f.category for f in form.fields],
+            quotas=[f.quota for f in form.fields], parties=len(form.parties)))
+
         excluded = drawlib.exclusions_text(pool.exclusions)
         header = drawlib.record_header(
             seed.hex(), drawlib.ALGORITHM, groups, chosen, drawlib.sha256_text(ranked.ranking_text),
@@ -203,28 +221,18 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
             excluded=len(pool.exclusions), **header))])
 
         invited = 0
-        shortfall: tuple[ShortGroup, ...] = ()
         if selection.complete:
             picks = [Pick(code, g, selection.ranks[code]) for code, g in chosen]
-            invited = len(await invite_many(uow, panel, row.id, picks, panel.response_deadline, actor=roles.actor))
-            panel.status = PanelStatus.INVITING.value
-            # A new panel: its seats are exactly the invitations just made (what seats_of
-            # would count), no directed selection yet.
+            # A new panel: its seats are exactly the invitations made now (what seats_of would
+            # count), no directed selection yet. The unit's status message goes in the same
+            # INSERT as the invitations'.
             held = tuple(sum(1 for _, g in chosen if g == i) for i in range(len(groups)))
-            seats = Seats(tuple(groups), held, {InvitationStatus.PENDING.value: invited}, 0, 0)
-            await notify_unit(uow, panel, "panel_status", status_params(panel, seats))
+            seats = Seats(tuple(groups), held, {InvitationStatus.PENDING.value: len(picks)}, 0, 0)
+            status = status_params(panel, seats)
+            told = [Message(acc, "panel_status", status) for acc in await unit_accounts(uow, panel, roles)]
+            invited = len(await invite_many(uow, panel, row.id, picks, panel.response_deadline, actor=roles.actor,
+                                            also=told))
         else:
-            codes = {i: c for c, i in cats.items()}
-            shortfall = tuple(
-                ShortGroup(sf.group, tuple(codes[f] for f in sorted(groups[sf.group].fields)), sf.needed, sf.filled)
-                for sf in selection.short)
-            panel.status = PanelStatus.SHORT.value
-            panel.short_detail = {
-                "reason": "pool", "pool_size": pool.size, "open_seats": panel.size,
-                "groups": [{"index": sg.index, "fields": list(sg.fields), "needed": sg.needed, "filled": 0,
-                            "available": sg.available} for sg in shortfall],
-                "blocked": sorted(selection.blocked),
-            }
             await audit.append(uow, roles.actor, "panel.short", "panel", panel.id, before=PanelStatus.SUBMITTED.value,
                                open_seats=panel.size, reason="pool")
             params = {"panel_id": panel.id, "title": panel.title, **panel.short_detail,
@@ -237,9 +245,9 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
 
 async def _start_pool(uow: UnitOfWork, form: PanelRequestForm, requester: UsingUnit | None, cats: dict[str, int],
                       feed: Feed) -> PoolScan:
-    """The pool of the panel the form requests, started before the panel is inserted: the same
-    query `panel_pool` makes of the inserted panel (parties in the form's order, which their
-    ids keep)."""
+    """The pool of the panel the form requests, before the panel is inserted: the same query
+    `panel_pool` makes of the inserted panel (parties in the form's order, which their ids
+    keep)."""
     q = meeting_pool_query(
         form.starts_at, form.ends_at, [(p.name, p.uscc) for p in form.parties], [cats[f.category] for f in form.fields],
         as_party(requester), uow.settings.tz, uow.settings.rules.conflict_lookback_years)

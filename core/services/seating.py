@@ -16,7 +16,7 @@ the panel goes SHORT (too late to ask anyone fairly).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -51,6 +51,7 @@ from core.enums import (
 from core.errors import NotFound
 from core.outbox import Message, admin_account_ids, enqueue_all, notify_admins
 from core.services import audit
+from core.services.accounts import Roles
 from core.services.pool import Pool, compute_pool, pool_query
 
 REPLACEMENT_MIN_WINDOW = timedelta(hours=24)
@@ -234,9 +235,12 @@ async def expert_account(uow: UnitOfWork, expert_id: int) -> int | None:
     return await uow.session.scalar(select(Account.id).where(Account.expert_id == expert_id))
 
 
-async def unit_accounts(uow: UnitOfWork, panel: Panel) -> list[int]:
-    """The requesting contact's account; without one, every active contact of the unit."""
+async def unit_accounts(uow: UnitOfWork, panel: Panel, acting: Roles | None = None) -> list[int]:
+    """The requesting contact's account; without one, every active contact of the unit.
+    `acting`: the account at work, which needs no look-up when it is that contact's."""
     s = uow.session
+    if acting is not None and panel.contact_id is not None and acting.contact_id == panel.contact_id:
+        return [acting.account_id]
     if panel.contact_id is not None:
         acc = await s.scalar(_CONTACT_ACCOUNT, {"contact_id": panel.contact_id})
         if acc is not None:
@@ -339,9 +343,11 @@ class Pick:
 
 
 async def invite_many(
-    uow: UnitOfWork, panel: Panel, draw_id: int, picks: list[Pick], deadline: datetime, *, actor: str
+    uow: UnitOfWork, panel: Panel, draw_id: int, picks: list[Pick], deadline: datetime, *, actor: str,
+    also: Sequence[Message] = (),
 ) -> list[Invitation]:
-    """Create pending invitations in one INSERT, audit each and queue each expert's message.
+    """Create pending invitations in one INSERT, audit each and queue each expert's message
+    (and the messages `also`, after them, in the same INSERT).
 
     An expert without a chat account still holds the invitation; the bureau is told to reach
     him another way (`expert_unreachable`)."""
@@ -357,7 +363,7 @@ async def invite_many(
         entries.append(("invitation.create", "invitation", inv.id, dict(
             panel_id=panel.id, expert_id=inv.expert_id, group=p.group, rank=p.rank, replacement_of=p.replacement_of)))
     await audit.append_many(uow, actor, entries)
-    await enqueue_all(uow, await _invitation_messages(uow, panel, invs, picks, deadline))
+    await enqueue_all(uow, [*await _invitation_messages(uow, panel, invs, picks, deadline), *also])
     return invs
 
 
