@@ -229,9 +229,9 @@ def code_of(expert_id: int) -> str:
 def join_decimal(values: Sequence[int], prefix: bytes = b"", width: int = 1) -> bytes:
     """b",".join(prefix + decimal(v) zero-padded to `width`) for non-negative ints `values`.
 
-    With a numpy array this is vectorised: every number is written into a fixed-width row of
-    digits, the unused leading positions are blanked to NUL and removed at the end — 43,000
-    codes in ~2 ms instead of ~10 ms for a Python loop."""
+    A numpy array goes to core._numtext (one C loop: 43,000 codes in ~0.4 ms) or, without it,
+    is vectorised: every number is written into a fixed-width row of digits, the unused leading
+    positions are blanked to NUL and removed at the end (~1.5 ms; a Python loop takes ~10)."""
     if _np is None or not isinstance(values, _np.ndarray):
         return b",".join([b"%s%0*d" % (prefix, width, int(v)) for v in values])
     n = len(values)
