@@ -542,16 +542,16 @@ from core import draw as drawlib  # noqa: E402
 
 @contextmanager
 def numpy_only() -> Iterator[None]:
-    """Texts of numbers written and parsed by numpy, as without core/_numtext.c."""
-    saved = drawlib._numtext
-    drawlib._numtext = None  # type: ignore[assignment]
+    """Texts of numbers written and parsed by numpy, as without core/_numbers.c."""
+    saved = drawlib._numbers
+    drawlib._numbers = None  # type: ignore[assignment]
     try:
         yield
     finally:
-        drawlib._numtext = saved
+        drawlib._numbers = saved
 
 
-TEXT_PATHS = [nullcontext, numpy_only]  # core._numtext where built, and numpy
+TEXT_PATHS = [nullcontext, numpy_only]  # core._numbers where built, and numpy
 
 
 @given(st.lists(st.integers(0, 10**13), max_size=60, unique=True), st.integers(1, 8), st.binary(max_size=2))
@@ -651,27 +651,30 @@ def test_ranking_ties_on_the_first_eight_bytes_fall_back_to_full_order(monkeypat
     assert [msgs[i] for i in drawlib.rank_order(b"s", msgs)] == [b"E000003", b"E000002", b"E000004", b"E000001"]
 
 
-@pytest.mark.parametrize("use_numpy", [True, False])
+@pytest.mark.parametrize("path", ["native", "numpy", "python"])
 @given(seeds, pools(max_size=80), st.lists(st.integers(0, 80), max_size=4))
 @settings(max_examples=120, deadline=None)
-def test_a_pool_ranked_in_pieces_is_ranked_as_one(use_numpy: bool, seed: bytes, pool: dict[str, int],
+def test_a_pool_ranked_in_pieces_is_ranked_as_one(path: str, seed: bytes, pool: dict[str, int],
                                                   cuts: list[int]) -> None:
     """Pieces of any sizes (empty, one code, sizes needing fewer index bits than the pool):
-    each sorted as it is added, then merged, they give the reference ranking."""
+    each sorted as it is added (core._numbers' radix sort, or numpy's), then merged, they give
+    the reference ranking; and so does the pure-Python path."""
     ids = [int(c[1:]) for c in pool]
     masks = [pool[c] for c in pool]
     bounds = [0, *sorted(min(c, len(ids)) for c in cuts), len(ids)]
-    saved = drawlib._np
+    saved = drawlib._np, drawlib._numbers
     try:
-        if not use_numpy:
+        if path != "native":
+            drawlib._numbers = None  # type: ignore[assignment]
+        if path == "python":
             drawlib._np = None  # type: ignore[assignment]
-        arr = (lambda v: np.array(v, dtype=np.int64)) if use_numpy else list
+        arr = list if path == "python" else (lambda v: np.array(v, dtype=np.int64))
         ranker = drawlib.Ranker(seed)
         for lo, hi in zip(bounds, bounds[1:]):
             ranker.add(arr(ids[lo:hi]))
         ranked = ranker.result(arr(ids), arr(masks))
     finally:
-        drawlib._np = saved
+        drawlib._np, drawlib._numbers = saved
     ranking = ref_rank(seed, list(pool))
     assert ranked.ranking_text == drawlib.ranking_text(ranking)
     assert list(ranked.pairs()) == [(c, pool[c]) for c in ranking]

@@ -1,10 +1,11 @@
-/* core._numtext: decimal texts <-> arrays of 64-bit integers, for the draw's hot path.
+/* core._numbers: the draw's hot loops over 64-bit integers, in C.
  *
  * Why: a draw's pool scan returns ~50,000 numbers joined by ',' in one text, and the ranking
- * hashes ~43,000 public codes ('E' and the id, zero-padded) joined the same way. numpy parses
- * the one (np.fromstring, ~24 ns a number) and formats the other (one vectorised pass per
- * digit, ~17 ns a code); a plain C loop does either in ~3 ns. core.draw falls back to numpy
- * when this module was not built (no C compiler at install): same bytes, tests compare both.
+ * hashes ~43,000 public codes ('E' and the id, zero-padded) joined the same way, then sorts
+ * their digests' leading words. numpy parses the one (np.fromstring, ~24 ns a number), formats
+ * the other (one vectorised pass per digit, ~17 ns a code) and sorts (~25 ns a word here); a
+ * plain C loop does each in a few ns. core.draw falls back to numpy when this module was not
+ * built (no C compiler at install): same results, tests compare both.
  *
  * parse_ints(text, sep=44) -> bytearray
  *   The integers of `text` (str or bytes: optional '-', decimal digits, separated by the
@@ -14,6 +15,10 @@
  * format_ints(values, prefix=b"", width=1, sep=44) -> bytes
  *   `values` (a C-contiguous buffer of native int64, e.g. a numpy int64 array, all >= 0):
  *   prefix + decimal zero-padded to `width` digits, for each, joined by `sep`.
+ *
+ * sort_words(words) -> None
+ *   Sorts a writable C-contiguous buffer of native uint64 (a numpy uint64 array) in place,
+ *   ascending: an LSD radix sort, six passes of 11 bits, without the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -189,6 +194,78 @@ done:
     return result;
 }
 
+#define RADIX_BITS 11
+#define RADIX_PASSES 6 /* 6 x 11 >= 64 */
+#define RADIX_SIZE (1 << RADIX_BITS)
+
+/* Native unsigned 64-bit items: 'Q', or 'L' where long has 64 bits (numpy's uint64 on Linux). */
+static int is_uint64(const Py_buffer *b)
+{
+    const char *format = b->format ? b->format : "B";
+    if (format[0] == '@' || format[0] == '=')
+        format++;
+    return b->itemsize == 8 && strlen(format) == 1 && (format[0] == 'Q' || (format[0] == 'L' && sizeof(long) == 8));
+}
+
+static PyObject *sort_words(PyObject *self, PyObject *arg)
+{
+    Py_buffer b;
+    Py_ssize_t n, i;
+    uint64_t *a, *tmp, *src, *dst;
+    size_t (*counts)[RADIX_SIZE];
+    int pass;
+
+    if (PyObject_GetBuffer(arg, &b, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return NULL;
+    if (!is_uint64(&b)) {
+        PyBuffer_Release(&b);
+        PyErr_SetString(PyExc_ValueError, "words must be a writable contiguous buffer of native uint64");
+        return NULL;
+    }
+    n = b.len / 8;
+    a = (uint64_t *)b.buf;
+    if (n < 2) {
+        PyBuffer_Release(&b);
+        Py_RETURN_NONE;
+    }
+    tmp = PyMem_RawMalloc((size_t)n * sizeof *tmp);
+    counts = PyMem_RawCalloc(RADIX_PASSES, sizeof *counts);
+    if (tmp == NULL || counts == NULL) {
+        PyMem_RawFree(tmp);
+        PyMem_RawFree(counts);
+        PyBuffer_Release(&b);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (i = 0; i < n; i++)
+        for (pass = 0; pass < RADIX_PASSES; pass++)
+            counts[pass][(a[i] >> (pass * RADIX_BITS)) & (RADIX_SIZE - 1)]++;
+    src = a;
+    dst = tmp;
+    for (pass = 0; pass < RADIX_PASSES; pass++) {
+        size_t *c = counts[pass], sum = 0;
+        int shift = pass * RADIX_BITS, d;
+        if (c[(src[0] >> shift) & (RADIX_SIZE - 1)] == (size_t)n)
+            continue; /* every word has this digit: the pass would change nothing */
+        for (d = 0; d < RADIX_SIZE; d++) {
+            size_t k = c[d];
+            c[d] = sum;
+            sum += k;
+        }
+        for (i = 0; i < n; i++)
+            dst[c[(src[i] >> shift) & (RADIX_SIZE - 1)]++] = src[i];
+        src = dst;
+        dst = src == a ? tmp : a;
+    }
+    if (src != a)
+        memcpy(a, src, (size_t)n * sizeof *a);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(tmp);
+    PyMem_RawFree(counts);
+    PyBuffer_Release(&b);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"parse_ints", (PyCFunction)(void (*)(void))parse_ints, METH_VARARGS | METH_KEYWORDS,
      "parse_ints(text, sep=44) -> bytearray\n\n"
@@ -198,12 +275,15 @@ static PyMethodDef methods[] = {
      "format_ints(values, prefix=b'', width=1, sep=44) -> bytes\n\n"
      "prefix + decimal zero-padded to `width` digits of each value of `values` (a contiguous\n"
      "buffer of native int64, all >= 0), joined by the byte `sep`."},
+    {"sort_words", (PyCFunction)sort_words, METH_O,
+     "sort_words(words) -> None\n\n"
+     "Sorts `words` (a writable contiguous buffer of native uint64) in place, ascending."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "core._numtext", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "core._numbers", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__numtext(void)
+PyMODINIT_FUNC PyInit__numbers(void)
 {
     return PyModule_Create(&module);
 }
