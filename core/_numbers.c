@@ -130,6 +130,18 @@ static char *write_decimal(char *out, uint64_t v, Py_ssize_t width)
     return end;
 }
 
+/* Items of native 64-bit integers: `code` 'q' (signed) or 'Q' (unsigned), or 'l' / 'L' where
+ * long has 64 bits (numpy's int64 and uint64 on Linux). */
+static int is_native64(const Py_buffer *b, char code)
+{
+    const char *format = b->format ? b->format : "B";
+    char as_long = code == 'q' ? 'l' : 'L';
+    if (format[0] == '@' || format[0] == '=')
+        format++;
+    return b->itemsize == 8 && strlen(format) == 1
+        && (format[0] == code || (format[0] == as_long && sizeof(long) == 8));
+}
+
 static PyObject *format_ints(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"values", "prefix", "width", "sep", NULL};
@@ -138,7 +150,6 @@ static PyObject *format_ints(PyObject *self, PyObject *args, PyObject *kwargs)
     int sep = ',';
     PyObject *obj, *result = NULL;
     const int64_t *v;
-    const char *format;
     char *out;
 
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|y*ni:format_ints", kwlist, &obj, &prefix, &width, &sep))
@@ -152,11 +163,7 @@ static PyObject *format_ints(PyObject *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "sep must be a byte value and width 1 to 20");
         goto done;
     }
-    /* Native signed 64-bit items: 'q', or 'l' where long has 64 bits (numpy's int64 on Linux). */
-    format = values.format ? values.format : "B";
-    if (format[0] == '@' || format[0] == '=')
-        format++;
-    if (values.itemsize != 8 || strlen(format) != 1 || (format[0] != 'q' && format[0] != 'l')) {
+    if (!is_native64(&values, 'q')) {
         PyErr_SetString(PyExc_ValueError, "values must be a contiguous buffer of native int64");
         goto done;
     }
@@ -198,15 +205,6 @@ done:
 #define RADIX_PASSES 6 /* 6 x 11 >= 64 */
 #define RADIX_SIZE (1 << RADIX_BITS)
 
-/* Native unsigned 64-bit items: 'Q', or 'L' where long has 64 bits (numpy's uint64 on Linux). */
-static int is_uint64(const Py_buffer *b)
-{
-    const char *format = b->format ? b->format : "B";
-    if (format[0] == '@' || format[0] == '=')
-        format++;
-    return b->itemsize == 8 && strlen(format) == 1 && (format[0] == 'Q' || (format[0] == 'L' && sizeof(long) == 8));
-}
-
 static PyObject *sort_words(PyObject *self, PyObject *arg)
 {
     Py_buffer b;
@@ -217,7 +215,7 @@ static PyObject *sort_words(PyObject *self, PyObject *arg)
 
     if (PyObject_GetBuffer(arg, &b, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return NULL;
-    if (!is_uint64(&b)) {
+    if (!is_native64(&b, 'Q')) {
         PyBuffer_Release(&b);
         PyErr_SetString(PyExc_ValueError, "words must be a writable contiguous buffer of native uint64");
         return NULL;

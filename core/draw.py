@@ -246,10 +246,6 @@ def join_decimal(values: Sequence[int], prefix: bytes = b"", width: int = 1) -> 
         return _numbers.format_ints(_np.ascontiguousarray(values, dtype=_np.int64), prefix, width)
     v = values.astype(_np.uint64)
     top = int(v.max())
-    if top < _TABLE_TOP:
-        joined = _join_few(v, top, prefix, width)
-        if joined is not None:
-            return joined
     digits = max(width, len(str(top)))
     p = len(prefix)
     out = _np.zeros((n, p + digits + 1), dtype=_np.uint8)
@@ -267,23 +263,6 @@ def join_decimal(values: Sequence[int], prefix: bytes = b"", width: int = 1) -> 
             out[length < digits - j, p + j] = 0
     out[:, -1] = 44  # ","
     return out.tobytes().replace(b"\0", b"")[:-1]
-
-
-_TABLE_TOP = 1 << 16  # `_join_few` for values below this
-_TABLE_VALUES = 256  # … and at most this many distinct ones
-
-
-def _join_few(v: Any, top: int, prefix: bytes, width: int) -> bytes | None:
-    """`join_decimal` of a few distinct small numbers (the field masks of a pool: a handful of
-    values among 43,000): each is formatted once and the rows are gathered from that table, about
-    twice as fast as writing every digit of every row. None when the values are too many."""
-    present = _np.flatnonzero(_np.bincount(v.astype(_np.intp), minlength=top + 1))
-    if len(present) > _TABLE_VALUES:
-        return None
-    cells = [b"%s%0*d," % (prefix, width, k) for k in present.tolist()]
-    table = _np.zeros(top + 1, dtype=f"S{max(map(len, cells))}")
-    table[present] = cells
-    return _np.take(table, v.astype(_np.intp)).tobytes().replace(b"\0", b"")[:-1]
 
 
 def parse_ints(text: str) -> Sequence[int]:

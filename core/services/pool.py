@@ -520,7 +520,6 @@ class _Pieces:
     def __init__(self, q: PoolQuery, rows: Sequence[Any], feed: Feed | None) -> None:
         self._q, self._rows, self._base, self._feed = q, rows, _packing(q), feed
         self._named = _ids_of(rows)  # who each look-up row names
-        self._struck = _unique_ids(self._named)
         self.ids: list[Sequence[int]] = []
         self.masks: list[Sequence[int]] = []
         self.exclusions: list[list[tuple[str, str, str]]] = []  # each piece's, sorted
@@ -531,7 +530,7 @@ class _Pieces:
                     + _reasons(self._q, _naming(self._rows, self._named, cands)))
         excluded.sort()
         self.exclusions.append(excluded)
-        ids, masks = _drop(cands, masks, self._struck)
+        ids, masks = _drop(cands, masks, self._named)
         self.ids.append(ids)
         self.masks.append(masks)
         if self._feed is not None:
@@ -665,12 +664,6 @@ def _ids_of(rows: Sequence[Any]) -> Sequence[int]:
     if np is not None:
         return np.fromiter((int(r[0]) for r in rows), dtype=np.int64, count=len(rows))
     return [int(r[0]) for r in rows]
-
-
-def _unique_ids(ids: Sequence[int]) -> Sequence[int]:
-    if np is not None and isinstance(ids, np.ndarray):
-        return np.unique(ids)
-    return sorted(set(ids))
 
 
 def _concat(parts: list[Sequence[int]]) -> Sequence[int]:

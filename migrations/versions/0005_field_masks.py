@@ -52,10 +52,10 @@ def create_triggers() -> None:
 
 
 def drop_triggers() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
     for name in ("insert", "update"):
-        suffix = " ON experts" if op.get_bind().dialect.name == "postgresql" else ""
-        op.execute(f"DROP TRIGGER IF EXISTS experts_field_masks_{name}{suffix}")
-    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER IF EXISTS experts_field_masks_{name}{' ON experts' if postgresql else ''}")
+    if postgresql:
         op.execute("DROP FUNCTION IF EXISTS field_masks_note()")
 
 

@@ -568,7 +568,7 @@ def test_join_decimal_matches_formatting(values: list[int], width: int, prefix: 
 @given(st.lists(st.integers(0, 70_000), max_size=400), st.integers(1, 8), st.binary(max_size=2))
 @settings(max_examples=200, deadline=None)
 def test_join_decimal_of_few_small_values_matches_formatting(values: list[int], width: int, prefix: bytes) -> None:
-    """Field masks: a handful of small values repeated (numpy: formatted once each, then gathered)."""
+    """Field masks: a handful of small values repeated."""
     prefix = prefix.replace(b",", b"x").replace(b"\0", b"y")
     few = [values[i % 7] for i in range(len(values))] if values else []
     for vals in (few, values):
@@ -576,13 +576,6 @@ def test_join_decimal_of_few_small_values_matches_formatting(values: list[int], 
         for path in TEXT_PATHS:
             with path():
                 assert drawlib.join_decimal(np.array(vals, dtype=np.int64), prefix, width) == want
-
-
-def test_join_decimal_of_many_distinct_small_values_writes_digits(monkeypatch: pytest.MonkeyPatch) -> None:
-    values = np.arange(1000, dtype=np.int64)
-    monkeypatch.setattr(drawlib, "_TABLE_VALUES", 10)
-    with numpy_only():
-        assert drawlib.join_decimal(values, b"E", 6) == b",".join(b"E%06d" % v for v in range(1000))
 
 
 @pytest.mark.parametrize("path", TEXT_PATHS)
