@@ -265,8 +265,15 @@ def join_decimal(values: Sequence[int], prefix: bytes = b"", width: int = 1) -> 
     return out.tobytes().replace(b"\0", b"")[:-1]
 
 
-def parse_ints(text: str) -> Sequence[int]:
-    """The ints of a text joined by ',' ('' → empty): a numpy array when numpy is there."""
+def parse_ints(text: str | bytes) -> Sequence[int]:
+    """The ints of a text joined by ',' ('' → empty), or of bytes holding big-endian 64-bit
+    ints (PostgreSQL's `int8send`): a numpy array when numpy is there."""
+    if isinstance(text, bytes):
+        if len(text) % 8:
+            raise ValueError(f"{len(text)} bytes are no whole number of 64-bit ints")
+        if _np is not None:
+            return _np.frombuffer(text, dtype=">i8").astype(_np.int64)
+        return [int.from_bytes(text[i:i + 8], "big", signed=True) for i in range(0, len(text), 8)]
     if _np is not None and _numbers is not None:
         return _np.frombuffer(_numbers.parse_ints(text), dtype=_np.int64)
     if _np is not None:

@@ -1,8 +1,9 @@
 """Appending to and verifying the audit chain in the database."""
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, replace
-from typing import Any, AsyncIterator
+from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,8 @@ _AUDIT_LOCK = 0x45_50_41_55  # "EPAU"
 _LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_AUDIT_LOCK)
 _LAST_ENTRY = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
 _INSERT_ENTRY = insert(AuditEntry.__table__)
+
+Entry = tuple[str, str, Any, dict[str, Any]]  # action, subject type, subject id, details
 
 
 async def lock_chain(uow: UnitOfWork) -> None:
@@ -41,9 +44,7 @@ async def append(
     return row
 
 
-async def append_many(
-    uow: UnitOfWork, actor: str, entries: list[tuple[str, str, Any, dict[str, Any]]]
-) -> list[EntryFields]:
+async def append_many(uow: UnitOfWork, actor: str, entries: Sequence[Entry]) -> list[EntryFields]:
     """`append` for several entries (action, subject_type, subject_id, details) in order: the
     same chain, with one look-up of the last entry and one INSERT instead of one each (a Core
     INSERT: nothing reads the rows back through the session). The transaction's later appends

@@ -6,6 +6,7 @@ This module is also the façade of the panel family: answers (`responses`), dire
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,8 @@ async def request_panel(
     """Create the panel and draw it in one transaction (Art. 12, 13).
 
     The draw is recorded (seed, algorithm, ranking with fields, exclusions, groups, selection,
-    digest) and written to the audit chain *before* any invitation exists. When the
+    digest) and written to the audit chain ahead of every invitation's entry, in the transaction
+    that creates the invitations and queues their messages: none can go out without it. When the
     pool cannot fill every seat nobody is invited: the panel is SHORT and the unit and the
     bureau are told which group is short and what they can do (relax, directed selection).
     """
@@ -195,30 +197,34 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
                             "available": sg.available} for sg in shortfall],
                 "blocked": sorted(selection.blocked),
             }
-        s.add(panel)
-        await s.flush()
-        await _add_parties(uow, panel, form)
+        # The panel's rows go to the database while this process writes the exclusions' text
+        # and a worker thread hashes the record's texts (hashlib lets go of the GIL).
+        inserting = asyncio.ensure_future(_insert_panel(uow, panel, form))
+        try:
+            await asyncio.sleep(0)  # the panel's INSERT is on its way
+            excluded = drawlib.exclusions_text(pool.exclusions)
+            texts = (ranked.ranking_text, ranked.masks_text, excluded)
+            hashing = asyncio.get_running_loop().run_in_executor(None, lambda: [drawlib.sha256_text(t) for t in texts])
+        finally:
+            await inserting
         requested = ("panel.request", "panel", panel.id, dict(
             unit_id=unit, size=form.size, fields=[f.category for f in form.fields],
             quotas=[f.quota for f in form.fields], parties=len(form.parties)))
-
-        excluded = drawlib.exclusions_text(pool.exclusions)
-        header = drawlib.record_header(
-            seed.hex(), drawlib.ALGORITHM, groups, chosen, drawlib.sha256_text(ranked.ranking_text),
-            drawlib.sha256_text(ranked.masks_text), drawlib.sha256_text(excluded))
+        header = drawlib.record_header(seed.hex(), drawlib.ALGORITHM, groups, chosen, *await hashing)
         digest = drawlib.record_digest(header)
-        row = Draw(panel_id=panel.id, seed=header["seed"], algorithm=drawlib.ALGORITHM,
-                   record_version=drawlib.RECORD_VERSION, created_at=now, ranking=ranked.ranking_text,
-                   masks=ranked.masks_text, exclusions=excluded, groups=header["groups"],
-                   selection=header["selection"], digest=digest)
-        s.add(row)
-        await s.flush()
-        # The record goes into the chain before any invitation: seed, algorithm, groups and
+        # A Core INSERT: nothing reads the row back through the session.
+        draw_id = await s.scalar(insert(Draw).returning(Draw.id), dict(
+            panel_id=panel.id, seed=header["seed"], algorithm=drawlib.ALGORITHM,
+            record_version=drawlib.RECORD_VERSION, created_at=now, ranking=ranked.ranking_text,
+            masks=ranked.masks_text, exclusions=excluded, groups=header["groups"], selection=header["selection"],
+            digest=digest))
+        # The record goes into the chain ahead of any invitation: seed, algorithm, groups and
         # selection as they are, the ranking, the fields and the exclusions by their SHA-256.
-        # The request's entry precedes it (one append for both: one chain look-up).
-        await audit.append_many(uow, roles.actor, [requested, ("draw.record", "draw", row.id, dict(
-            panel_id=panel.id, record_version=row.record_version, digest=digest, pool_size=pool.size,
-            excluded=len(pool.exclusions), **header))])
+        # The request's entry precedes it; the invitations' follow, all in one INSERT (one
+        # statement fewer than appending the record first).
+        entries: list[audit.Entry] = [requested, ("draw.record", "draw", draw_id, dict(
+            panel_id=panel.id, record_version=drawlib.RECORD_VERSION, digest=digest, pool_size=pool.size,
+            excluded=len(pool.exclusions), **header))]
 
         invited = 0
         if selection.complete:
@@ -230,17 +236,18 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
             seats = Seats(tuple(groups), held, {InvitationStatus.PENDING.value: len(picks)}, 0, 0)
             status = status_params(panel, seats)
             told = [Message(acc, "panel_status", status) for acc in await unit_accounts(uow, panel, roles)]
-            invited = len(await invite_many(uow, panel, row.id, picks, panel.response_deadline, actor=roles.actor,
-                                            also=told))
+            invited = len(await invite_many(uow, panel, draw_id, picks, panel.response_deadline, actor=roles.actor,
+                                            audited=entries, also=told))
         else:
-            await audit.append(uow, roles.actor, "panel.short", "panel", panel.id, before=PanelStatus.SUBMITTED.value,
-                               open_seats=panel.size, reason="pool")
+            entries.append(("panel.short", "panel", panel.id, dict(
+                before=PanelStatus.SUBMITTED.value, open_seats=panel.size, reason="pool")))
+            await audit.append_many(uow, roles.actor, entries)
             params = {"panel_id": panel.id, "title": panel.title, **panel.short_detail,
                       "options": ["relax", "directed"]}
             await notify_unit(uow, panel, "panel_short", params)
             await notify_admins(uow, "panel_short", params)
         await uow.commit()
-    return RequestResult(panel.id, row.id, panel.status, invited, pool.size, len(pool.exclusions), shortfall)
+    return RequestResult(panel.id, draw_id, panel.status, invited, pool.size, len(pool.exclusions), shortfall)
 
 
 async def _start_pool(uow: UnitOfWork, form: PanelRequestForm, requester: UsingUnit | None, cats: dict[str, int],
@@ -252,6 +259,12 @@ async def _start_pool(uow: UnitOfWork, form: PanelRequestForm, requester: UsingU
         form.starts_at, form.ends_at, [(p.name, p.uscc) for p in form.parties], [cats[f.category] for f in form.fields],
         as_party(requester), uow.settings.tz, uow.settings.rules.conflict_lookback_years)
     return await start_pool(uow, q, feed=feed)
+
+
+async def _insert_panel(uow: UnitOfWork, panel: Panel, form: PanelRequestForm) -> None:
+    uow.session.add(panel)
+    await uow.session.flush()
+    await _add_parties(uow, panel, form)
 
 
 async def _add_parties(uow: UnitOfWork, panel: Panel, form: PanelRequestForm) -> None:

@@ -344,17 +344,18 @@ class Pick:
 
 async def invite_many(
     uow: UnitOfWork, panel: Panel, draw_id: int, picks: list[Pick], deadline: datetime, *, actor: str,
-    also: Sequence[Message] = (),
+    audited: Sequence[audit.Entry] = (), also: Sequence[Message] = (),
 ) -> list[Invitation]:
-    """Create pending invitations in one INSERT, audit each and queue each expert's message
-    (and the messages `also`, after them, in the same INSERT).
+    """Create pending invitations in one INSERT, audit each (after the entries `audited`, in
+    the same INSERT) and queue each expert's message (and the messages `also`, after them,
+    in the same INSERT).
 
     An expert without a chat account still holds the invitation; the bureau is told to reach
     him another way (`expert_unreachable`)."""
     if not picks:
         return []
     invs = await _insert_invitations(uow, panel, draw_id, picks, deadline)
-    entries: list[tuple[str, str, Any, dict[str, Any]]] = []
+    entries = list(audited)
     for inv, p in zip(invs, picks):
         if p.replacement:
             entries.append(("draw.replacement", "panel", panel.id, dict(

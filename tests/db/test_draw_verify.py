@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -302,6 +303,43 @@ async def test_a_pool_scanned_in_pieces_is_the_same_pool(core: Core, monkeypatch
     assert res.invited == 5 and await panels.verify_draw(core.uow(), res.panel_id) == []
 
 
+async def test_pieces_split_at_stale_bounds_still_cover_every_expert(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The split point comes from id bounds read up to BOUNDS_TTL ago; experts enrolled since
+    (ids above the old maximum, or all below the split) are scanned all the same."""
+    from core.conflicts import party_key
+    from core.db.models import Panel
+    from core.services import pool as poolmod
+
+    panel_id, _ = await _drawn(core, n=12)
+    monkeypatch.setattr(poolmod, "FORCE_PIECES", True)
+
+    async def both_ways() -> tuple[Any, Any]:
+        uow = core.uow()
+        async with uow:
+            panel = await uow.session.get(Panel, panel_id)
+            assert panel is not None
+            q = poolmod.pool_query(panel, [f.category_id for f in panel.fields], party_key("x", None),
+                                   core.settings.tz, 3)
+            return await poolmod.compute_pool(uow, q), await poolmod.compute_pool(uow, q, feed=lambda ids: None)
+
+    whole, pieces = await both_ways()
+    engine = core.engine.sync_engine
+    lo, hi = poolmod._bounds[engine][1]  # read by the draw
+    for _ in range(6):
+        await make_expert(core, ["eia"])
+    monkeypatch.setattr(poolmod, "_bounds", {engine: (time.monotonic(), (lo, lo + 1))})
+    whole2, pieces2 = await both_ways()
+    assert len(whole2.ids) == len(whole.ids) + 6 and poolmod._bounds[engine][1] == (lo, lo + 1)
+    for a, b in ((whole, pieces), (whole2, pieces2)):
+        assert sorted(map(int, a.ids)) == sorted(map(int, b.ids)) and a.exclusions == b.exclusions
+    # Past the TTL the bounds are read again.
+    monkeypatch.setattr(poolmod, "BOUNDS_TTL", 0.0)
+    await both_ways()
+    assert poolmod._bounds[engine][1][0] == lo and poolmod._bounds[engine][1][1] >= hi + 6
+
+
 @pytest.mark.parametrize("pieces", [False, True])
 async def test_the_packed_scan_and_the_plain_one_give_the_same_pool(
     core: Core, monkeypatch: pytest.MonkeyPatch, pieces: bool
@@ -379,6 +417,39 @@ async def test_a_draw_failing_while_its_second_piece_scans_leaves_nothing(core: 
         await panels.request_panel(core.uow(), contact, form)
     assert len(beside) == 1 and beside[0].done()
     assert len(await rows(core, Panel)) == before
+    monkeypatch.undo()
+    res = await panels.request_panel(core.uow(), contact, form)
+    assert res.invited == 5 and await panels.verify_draw(core.uow(), res.panel_id) == []
+
+
+@pytest.mark.parametrize("failing", ["insert", "texts"])
+async def test_a_draw_failing_while_its_panel_is_inserted_leaves_nothing(
+    core: Core, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The panel's rows are inserted while the record's texts are written and hashed; a
+    failure on either side waits for the other, rolls everything back, and the next draw
+    works."""
+    from core.db.models import Draw, Panel, PanelParty
+    from core.services import panels as panelsmod
+
+    await _drawn(core, n=30)
+    contact = await make_unit_contact(core)
+    form = panel_form(core, fields=[("eia", 3), ("monitoring", 2)], size=5, starts_in=timedelta(days=30),
+                      parties=[(PARTY, None)])
+    counts = [len(await rows(core, m)) for m in (Panel, PanelParty, Draw, Invitation, AuditEntry)]
+    if failing == "insert":
+        add_parties = panelsmod._add_parties
+
+        async def fail(*a: Any) -> None:
+            await add_parties(*a)
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(panelsmod, "_add_parties", fail)
+    else:
+        monkeypatch.setattr(drawlib, "exclusions_text", lambda *a: 1 / 0)
+    with pytest.raises((RuntimeError, ZeroDivisionError)):
+        await panels.request_panel(core.uow(), contact, form)
+    assert [len(await rows(core, m)) for m in (Panel, PanelParty, Draw, Invitation, AuditEntry)] == counts
     monkeypatch.undo()
     res = await panels.request_panel(core.uow(), contact, form)
     assert res.invited == 5 and await panels.verify_draw(core.uow(), res.panel_id) == []

@@ -9,10 +9,12 @@ import itertools
 import json
 import math
 import random
+import struct
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -594,6 +596,16 @@ def test_parse_ints_reads_what_was_written(values: list[int]) -> None:
     for path in TEXT_PATHS:
         with path():
             assert drawlib.parse_ints(",".join(map(str, values))).tolist() == values
+    # PostgreSQL's scan sends 64-bit big-endian ints (int8send): with numpy and without.
+    sent = struct.pack(f">{len(values)}q", *values)
+    assert drawlib.parse_ints(sent).tolist() == values
+    with patch.object(drawlib, "_np", None):
+        assert drawlib.parse_ints(sent) == values
+
+
+def test_parse_ints_refuses_a_partial_int() -> None:
+    with pytest.raises(ValueError):
+        drawlib.parse_ints(b"\0" * 12)
 
 
 @pytest.mark.parametrize("use_native", [True, False])

@@ -24,18 +24,18 @@ party = st.tuples(st.sampled_from(["甲公司", "乙有限公司", "丙（集团
 @settings(max_examples=60, deadline=None)
 @given(parties=st.lists(party, max_size=6), unit=st.none() | party, panel_id=st.none() | st.integers(1, 10**6),
        exclude_invited=st.booleans(), fields=st.sets(st.integers(1, 11), min_size=1, max_size=4),
-       hours=st.integers(1, 60), ranged=st.booleans(), packed=st.booleans())
+       hours=st.integers(1, 60), lo=st.booleans(), hi=st.booleans(), packed=st.booleans())
 def test_prepared_statements_bind_what_a_fresh_compile_binds(
     parties: list[tuple[str, str | None]], unit: tuple[str, str | None] | None, panel_id: int | None,
-    exclude_invited: bool, fields: set[int], hours: int, ranged: bool, packed: bool,
+    exclude_invited: bool, fields: set[int], hours: int, lo: bool, hi: bool, packed: bool,
 ) -> None:
     start = datetime(2026, 11, 20, 1, 0, tzinfo=timezone.utc)
     q = meeting_pool_query(start, start + timedelta(hours=hours), parties, fields,
                            party_key(*unit) if unit else None, TZ, 6, panel_id=panel_id,
                            exclude_invited=exclude_invited)
-    extra = {"lo": 1, "hi": 50_001, "base": q.field_mask + 1} if ranged else {"base": q.field_mask + 1}
+    extra = {"lo": 1, "hi": 50_001, "base": q.field_mask + 1}
     for dialect in DIALECTS:
-        for sql in (_lookups_text(q, dialect.name), _scan_text(dialect.name, ranged, packed)):
+        for sql in (_lookups_text(q, dialect.name), _scan_text(dialect.name, lo, hi, packed)):
             fresh = driver_sql(dialect, _bind(q, sql, dialect.name, extra))
             assert _prepared(q, sql, dialect, extra) == fresh
             assert _prepared(q, sql, dialect, extra) == fresh  # from the cache
