@@ -53,7 +53,7 @@ async def enqueue(
         exists = await session.scalar(_BY_DEDUPE_KEY, {"dedupe_key": dedupe_key})
         if exists is not None:
             return None
-    return await session.scalar(_INSERT, {**_values(uow, account_id, kind, params), "dedupe_key": dedupe_key})
+    return await session.scalar(_INSERT, {**row_of(uow, account_id, kind, params), "dedupe_key": dedupe_key})
 
 
 class Message(NamedTuple):
@@ -69,11 +69,12 @@ async def enqueue_all(uow: UnitOfWork, messages: Sequence[Message]) -> int:
     and one statement saves a flush and a round trip per row. No dedupe keys: for events
     that are new by construction. Returns how many."""
     if messages:
-        await uow.session.execute(_INSERT_MANY, [_values(uow, a, k, p) for a, k, p in messages])
+        await uow.session.execute(_INSERT_MANY, [row_of(uow, a, k, p) for a, k, p in messages])
     return len(messages)
 
 
-def _values(uow: UnitOfWork, account_id: int, kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
+def row_of(uow: UnitOfWork, account_id: int, kind: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """The outbox row of a new message."""
     now = uow.clock.now()
     return {"account_id": account_id, "kind": kind, "params": params or {}, "status": OutboxStatus.PENDING.value,
             "created_at": now, "next_attempt_at": now, "attempts": 0, "thread": thread_of(kind, params)}

@@ -51,9 +51,16 @@ async def append_many(uow: UnitOfWork, actor: str, entries: Sequence[Entry]) -> 
     need no look-up: the chain is theirs until it ends (`UnitOfWork.chain_head`)."""
     if not entries:
         return []
-    session = uow.session
+    rows = await chained(uow, actor, entries)
+    await uow.session.execute(_INSERT_ENTRY, [asdict(r) for r in rows])
+    return rows
+
+
+async def chained(uow: UnitOfWork, actor: str, entries: Sequence[Entry]) -> list[EntryFields]:
+    """The entries as the chain's next rows, for the caller to insert in this transaction
+    (`append_many`, or a statement that inserts them along with other rows)."""
     await lock_chain(uow)
-    last = uow.chain_head or (await session.execute(_LAST_ENTRY)).first()
+    last = uow.chain_head or (await uow.session.execute(_LAST_ENTRY)).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     at = format_at(uow.clock.now())
     rows: list[EntryFields] = []
@@ -66,9 +73,24 @@ async def append_many(uow: UnitOfWork, actor: str, entries: Sequence[Entry]) -> 
         fields = replace(fields, hash=entry_hash(fields))
         rows.append(fields)
         seq, prev = seq + 1, fields.hash
-    await session.execute(_INSERT_ENTRY, [asdict(r) for r in rows])
-    uow.chain_head = (rows[-1].seq, rows[-1].hash)
+    if rows:
+        uow.chain_head = (rows[-1].seq, rows[-1].hash)
     return rows
+
+
+# The chain's head (seq, hash; NULL, NULL before the first entry) as two expressions for a
+# PostgreSQL statement that reads it on the way (`note_head`). The statement must run under the
+# chain's lock, taken by an earlier statement (`lock_chain`): it reads what was committed when
+# it began.
+HEAD_SQL = ("(SELECT seq FROM audit_entries ORDER BY seq DESC LIMIT 1)",
+            "(SELECT hash FROM audit_entries ORDER BY seq DESC LIMIT 1)")
+
+
+def note_head(uow: UnitOfWork, seq: int | None, hash_: str | None) -> None:
+    """Remember the chain's head as read with `HEAD_SQL`: the transaction's next append needs
+    no look-up."""
+    if uow.chain_head is None:
+        uow.chain_head = (0, GENESIS) if seq is None else (int(seq), str(hash_))
 
 
 async def _iter_entries(session: AsyncSession, batch: int = 2000) -> AsyncIterator[EntryFields]:

@@ -18,18 +18,19 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, inspect, literal, select, union_all
+from sqlalchemy import bindparam, func, insert, inspect, literal, select, text, union_all
 from sqlalchemy.orm import defer
 
 from core import draw as drawlib
 from core.conflicts import PartyKey, party_key
 from core.db.models import (
     Account,
+    AuditEntry,
     Category,
     Contact,
     DirectedExpert,
@@ -37,10 +38,12 @@ from core.db.models import (
     Draw,
     Expert,
     Invitation,
+    Outbox,
     Panel,
     UsingUnit,
 )
 from core.db.models.people import expert_code, parse_expert_code
+from core.db.pg_rows import unnest_insert, unnest_params
 from core.db.uow import UnitOfWork
 from core.enums import (
     OPEN_PANEL_STATUSES,
@@ -49,7 +52,7 @@ from core.enums import (
     PanelStatus,
 )
 from core.errors import NotFound
-from core.outbox import Message, admin_account_ids, enqueue_all, notify_admins
+from core.outbox import Message, admin_account_ids, enqueue_all, notify_admins, row_of
 from core.services import audit
 from core.services.accounts import Roles
 from core.services.pool import Pool, compute_pool, pool_query
@@ -345,61 +348,95 @@ class Pick:
 async def invite_many(
     uow: UnitOfWork, panel: Panel, draw_id: int, picks: list[Pick], deadline: datetime, *, actor: str,
     audited: Sequence[audit.Entry] = (), also: Sequence[Message] = (),
-) -> list[Invitation]:
-    """Create pending invitations in one INSERT, audit each (after the entries `audited`, in
-    the same INSERT) and queue each expert's message (and the messages `also`, after them,
-    in the same INSERT).
+) -> list[int]:
+    """Create pending invitations in one INSERT, audit each (after the entries `audited`) and
+    queue each expert's message (and the messages `also`, after them); the invitations' ids.
+    On PostgreSQL that is two statements: the invitations with the experts' accounts and the
+    chain's head, then the audit entries with the messages.
 
     An expert without a chat account still holds the invitation; the bureau is told to reach
     him another way (`expert_unreachable`)."""
     if not picks:
         return []
-    invs = await _insert_invitations(uow, panel, draw_id, picks, deadline)
+    made, accounts = await _insert_invitations(uow, panel, draw_id, picks, deadline)
     entries = list(audited)
-    for inv, p in zip(invs, picks):
+    for (inv_id, expert_id), p in zip(made, picks):
         if p.replacement:
             entries.append(("draw.replacement", "panel", panel.id, dict(
-                draw_id=draw_id, invitation_id=inv.id, expert_code=p.code, group=p.group, rank=p.rank,
+                draw_id=draw_id, invitation_id=inv_id, expert_code=p.code, group=p.group, rank=p.rank,
                 replacement_of=p.replacement_of)))
-        entries.append(("invitation.create", "invitation", inv.id, dict(
-            panel_id=panel.id, expert_id=inv.expert_id, group=p.group, rank=p.rank, replacement_of=p.replacement_of)))
-    await audit.append_many(uow, actor, entries)
-    await enqueue_all(uow, [*await _invitation_messages(uow, panel, invs, picks, deadline), *also])
-    return invs
+        entries.append(("invitation.create", "invitation", inv_id, dict(
+            panel_id=panel.id, expert_id=expert_id, group=p.group, rank=p.rank, replacement_of=p.replacement_of)))
+    messages = [*await _invitation_messages(uow, panel, made, accounts, picks, deadline), *also]
+    if uow.dialect == "postgresql":
+        chain = [asdict(e) for e in await audit.chained(uow, actor, entries)]
+        queued = [row_of(uow, a, k, p) for a, k, p in messages]
+        await uow.session.execute(_AUDIT_AND_QUEUE_PG, {**unnest_params(_AUDIT, _AUDIT_COLUMNS, chain, "a"),
+                                                        **unnest_params(_OUTBOX, _OUTBOX_COLUMNS, queued, "o")})
+    else:
+        await audit.append_many(uow, actor, entries)
+        await enqueue_all(uow, messages)
+    return [inv_id for inv_id, _ in made]
+
+
+_INVITATION_COLUMNS = ("panel_id", "draw_id", "expert_id", "group_index", "rank", "replacement_of", "status",
+                       "invited_at", "deadline")
+_INSERT_INVITATIONS = insert(Invitation.__table__).returning(Invitation.id, Invitation.expert_id)
+# PostgreSQL: the invitations, each invited expert's account and the audit chain's head in one
+# statement; then the audit entries and the messages in one more.
+_INVITE_PG = text(
+    f"WITH made AS ({unnest_insert(Invitation.__table__, _INVITATION_COLUMNS, 'i')} RETURNING id, expert_id) "
+    f"SELECT made.id, made.expert_id, (SELECT a.id FROM accounts a WHERE a.expert_id = made.expert_id), "
+    f"{audit.HEAD_SQL[0]}, {audit.HEAD_SQL[1]} FROM made")
+_AUDIT, _OUTBOX = AuditEntry.__table__, Outbox.__table__
+_AUDIT_COLUMNS = tuple(c.name for c in _AUDIT.columns)
+_OUTBOX_COLUMNS = ("account_id", "kind", "params", "status", "created_at", "next_attempt_at", "attempts", "thread")
+_AUDIT_AND_QUEUE_PG = text(f"WITH audited AS ({unnest_insert(_AUDIT, _AUDIT_COLUMNS, 'a')}) "
+                           f"{unnest_insert(_OUTBOX, _OUTBOX_COLUMNS, 'o')}")
 
 
 async def _insert_invitations(
     uow: UnitOfWork, panel: Panel, draw_id: int, picks: list[Pick], deadline: datetime
-) -> list[Invitation]:
-    """One multi-row INSERT … RETURNING (the ORM's flush sends one statement per row on
-    SQLite); the rows come back in any order and are matched to the picks by expert, unique
-    within a panel."""
+) -> tuple[list[tuple[int, int]], dict[int, int]]:
+    """(id, expert id) of each pick's new invitation, in pick order, and the chat account of each
+    invited expert who has one. One multi-row INSERT … RETURNING, whose rows come back in any
+    order and are matched to the picks by expert (unique within a panel); on PostgreSQL the
+    same statement reads the accounts and the audit chain's head (`audit.note_head`)."""
     now = uow.clock.now()
     rows = [dict(panel_id=panel.id, draw_id=draw_id, expert_id=parse_expert_code(p.code), group_index=p.group,
                  rank=p.rank, replacement_of=p.replacement_of, status=InvitationStatus.PENDING.value,
                  invited_at=now, deadline=deadline) for p in picks]
-    made = {inv.expert_id: inv for inv in (await uow.session.scalars(insert(Invitation).returning(Invitation), rows))}
-    return [made[r["expert_id"]] for r in rows]
+    s = uow.session
+    if uow.dialect == "postgresql":
+        await audit.lock_chain(uow)  # before the statement that reads the chain's head
+        out = (await s.execute(_INVITE_PG, unnest_params(Invitation.__table__, _INVITATION_COLUMNS, rows, "i"))).all()
+        audit.note_head(uow, out[0][3], out[0][4])
+        ids = {expert: inv for inv, expert, *_ in out}
+        accounts = {expert: acc for _, expert, acc, *_ in out if acc is not None}
+    else:
+        ids = {expert: inv for inv, expert in (await s.execute(_INSERT_INVITATIONS, rows)).all()}
+        accounts = dict((await s.execute(select(Account.expert_id, Account.id).where(
+            Account.expert_id.in_(list(ids))))).all())
+    return [(ids[r["expert_id"]], r["expert_id"]) for r in rows], accounts
 
 
 async def _invitation_messages(
-    uow: UnitOfWork, panel: Panel, invs: list[Invitation], picks: list[Pick], deadline: datetime
+    uow: UnitOfWork, panel: Panel, made: list[tuple[int, int]], accounts: dict[int, int], picks: list[Pick],
+    deadline: datetime,
 ) -> list[Message]:
     """Each invited expert's message, or the bureau's `expert_unreachable` for one without a
     chat account, in pick order."""
-    accounts = dict((await uow.session.execute(select(Account.expert_id, Account.id).where(
-        Account.expert_id.in_([i.expert_id for i in invs])))).all())
     matter = await matter_params(uow, panel)
     admins: list[int] | None = None
     out: list[Message] = []
-    for inv, p in zip(invs, picks):
-        acc = accounts.get(inv.expert_id)
+    for (inv_id, expert_id), p in zip(made, picks):
+        acc = accounts.get(expert_id)
         if acc is not None:
-            out.append(Message(acc, "invitation", {**matter, "invitation_id": inv.id,
+            out.append(Message(acc, "invitation", {**matter, "invitation_id": inv_id,
                                                    "deadline": deadline.isoformat(), "replacement": p.replacement}))
             continue
         admins = await admin_account_ids(uow) if admins is None else admins
-        params = {"expert_id": inv.expert_id, "invitation_id": inv.id, "panel_id": panel.id}
+        params = {"expert_id": expert_id, "invitation_id": inv_id, "panel_id": panel.id}
         out += [Message(a, "expert_unreachable", params) for a in admins]
     return out
 
@@ -422,7 +459,7 @@ def short_detail(seats: Seats, cats: dict[int, str], reason: str, pool_size: int
 async def settle(
     uow: UnitOfWork, panel: Panel, *, actor: str, freed: dict[int, list[int]] | None = None,
     all_or_nothing: bool | None = None, notify_status: bool = True,
-) -> list[Invitation]:
+) -> list[int]:
     """Refill free seats from the stored ranking, then set the panel status and tell the unit.
 
     `freed` maps group → ids of the invitations whose seats just freed (recorded as
@@ -436,7 +473,7 @@ async def settle(
         return []
     now = uow.clock.now()
     seats = await seats_of(uow, panel, rec)
-    created: list[Invitation] = []
+    created: list[int] = []
     reason = "pool"
     available: dict[int, int] | None = None
     if seats.short:
