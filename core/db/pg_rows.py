@@ -28,19 +28,23 @@ def _with_defaults(table: Table, columns: Sequence[str]) -> list[str]:
     return out
 
 
-def unnest_insert(table: Table, columns: Sequence[str], tag: str) -> str:
-    """`INSERT INTO table (columns) SELECT * FROM unnest(…)`, one array parameter per column,
-    named `tag_column` (`unnest_params`); columns with a constant default are filled in too."""
-    columns = _with_defaults(table, columns)
+def unnest_insert(table: Table, columns: Sequence[str], tag: str, fixed: Mapping[str, str] | None = None) -> str:
+    """`INSERT INTO table (columns) SELECT … FROM unnest(…)`, one array parameter per column,
+    named `tag_column` (`unnest_params`); columns with a constant default are filled in too.
+    `fixed`: columns set to one SQL expression for every row (another WITH clause's id)."""
+    fixed = dict(fixed or {})
+    columns = _with_defaults(table, [c for c in columns if c not in fixed])
     arrays = ", ".join(f"CAST(:{tag}_{c} AS {table.c[c].type.compile(dialect=_DIALECT)}[])" for c in columns)
-    return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    return (f"INSERT INTO {table.name} ({', '.join([*fixed, *columns])}) "
+            f"SELECT {''.join(f'{e}, ' for e in fixed.values())}x.* FROM unnest({arrays}) AS x")
 
 
-def unnest_params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], tag: str) -> dict[str, Any]:
+def unnest_params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], tag: str,
+                  fixed: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The arrays of `unnest_insert`: JSON columns' values as their JSON text (what the JSON
     type would send), the others as they are; a column's default where a row lacks it."""
     out: dict[str, Any] = {}
-    for c in _with_defaults(table, columns):
+    for c in _with_defaults(table, [c for c in columns if c not in (fixed or {})]):
         default = table.c[c].default
         values = [r[c] if default is None or c in r else default.arg for r in rows]
         if isinstance(table.c[c].type, JSON):

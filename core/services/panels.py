@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import draw as drawlib
@@ -27,6 +27,7 @@ from core.db.models import (
     RecordedExclusion,
     UsingUnit,
 )
+from core.db.pg_rows import unnest_insert, unnest_params
 from core.db.uow import UnitOfWork
 from core.enums import InvitationStatus, PanelStatus
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -197,27 +198,21 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
                             "available": sg.available} for sg in shortfall],
                 "blocked": sorted(selection.blocked),
             }
-        # The panel's rows go to the database while this process writes the exclusions' text
-        # and a worker thread hashes the record's texts (hashlib lets go of the GIL).
-        inserting = asyncio.ensure_future(_insert_panel(uow, panel, form))
-        try:
-            await asyncio.sleep(0)  # the panel's INSERT is on its way
-            excluded = drawlib.exclusions_text(pool.exclusions)
-            texts = (ranked.ranking_text, ranked.masks_text, excluded)
-            hashing = asyncio.get_running_loop().run_in_executor(None, lambda: [drawlib.sha256_text(t) for t in texts])
-        finally:
-            await inserting
+        # A worker thread hashes the ranking's texts (hashlib lets go of the GIL) while this
+        # thread writes the exclusions' text.
+        texts = (ranked.ranking_text, ranked.masks_text)
+        hashing = asyncio.get_running_loop().run_in_executor(None, lambda: [drawlib.sha256_text(t) for t in texts])
+        excluded = drawlib.exclusions_text(pool.exclusions)
+        excluded_sha = drawlib.sha256_text(excluded)
+        header = drawlib.record_header(seed.hex(), drawlib.ALGORITHM, groups, chosen, *await hashing, excluded_sha)
+        digest = drawlib.record_digest(header)
+        draw_id = await _insert_drawn(uow, panel, form, dict(
+            seed=header["seed"], algorithm=drawlib.ALGORITHM, record_version=drawlib.RECORD_VERSION, created_at=now,
+            ranking=ranked.ranking_text, masks=ranked.masks_text, exclusions=excluded, groups=header["groups"],
+            selection=header["selection"], digest=digest))
         requested = ("panel.request", "panel", panel.id, dict(
             unit_id=unit, size=form.size, fields=[f.category for f in form.fields],
             quotas=[f.quota for f in form.fields], parties=len(form.parties)))
-        header = drawlib.record_header(seed.hex(), drawlib.ALGORITHM, groups, chosen, *await hashing)
-        digest = drawlib.record_digest(header)
-        # A Core INSERT: nothing reads the row back through the session.
-        draw_id = await s.scalar(insert(Draw).returning(Draw.id), dict(
-            panel_id=panel.id, seed=header["seed"], algorithm=drawlib.ALGORITHM,
-            record_version=drawlib.RECORD_VERSION, created_at=now, ranking=ranked.ranking_text,
-            masks=ranked.masks_text, exclusions=excluded, groups=header["groups"], selection=header["selection"],
-            digest=digest))
         # The record goes into the chain ahead of any invitation: seed, algorithm, groups and
         # selection as they are, the ranking, the fields and the exclusions by their SHA-256.
         # The request's entry precedes it; the invitations' follow, all in one INSERT (one
@@ -261,20 +256,49 @@ async def _start_pool(uow: UnitOfWork, form: PanelRequestForm, requester: UsingU
     return await start_pool(uow, q, feed=feed)
 
 
-async def _insert_panel(uow: UnitOfWork, panel: Panel, form: PanelRequestForm) -> None:
-    uow.session.add(panel)
-    await uow.session.flush()
-    await _add_parties(uow, panel, form)
-
-
-async def _add_parties(uow: UnitOfWork, panel: Panel, form: PanelRequestForm) -> None:
-    """The parties in one multi-row INSERT … RETURNING (the ORM's flush would send one
-    statement per row on SQLite), set as `panel.parties` in id order: their index there is
-    what exclusion details name."""
-    rows = [{"panel_id": panel.id, "name": p.name, "name_norm": normalize_unit_name(p.name), "uscc": p.uscc}
-            for p in form.parties]
-    made = list(await uow.session.scalars(insert(PanelParty).returning(PanelParty), rows)) if rows else []
+async def _insert_drawn(uow: UnitOfWork, panel: Panel, form: PanelRequestForm, draw: dict[str, Any]) -> int:
+    """Insert the new panel, its fields and parties (as `panel.parties`, in id order: their
+    index there is what exclusion details name) and its draw (`draw`: the row but its panel);
+    the draw's id. On PostgreSQL one statement, which leaves `panel` out of the session (the
+    draw's transaction only reads it); on SQLite the panel goes through the session."""
+    parties = [{"name": p.name, "name_norm": normalize_unit_name(p.name), "uscc": p.uscc} for p in form.parties]
+    s = uow.session
+    if uow.dialect == "postgresql":
+        fields = [{"category_id": f.category_id, "quota": f.quota, "position": f.position} for f in panel.fields]
+        panel_id, draw_id, party_ids = (await s.execute(_INSERT_DRAWN_PG, {
+            **unnest_params(_PANELS, _PANEL_COLUMNS, [{c: getattr(panel, c) for c in _PANEL_COLUMNS}], "p"),
+            **unnest_params(_FIELDS, _FIELD_COLUMNS, fields, "f", _OF_PANEL),
+            **unnest_params(_PARTIES, _PARTY_COLUMNS, parties, "pp", _OF_PANEL),
+            **unnest_params(_DRAWS, _DRAW_COLUMNS, [draw], "d", _OF_PANEL)})).one()
+        panel.id = panel_id
+        set_committed_value(panel, "parties", [PanelParty(id=i, panel_id=panel_id, **p)
+                                               for i, p in zip(party_ids, parties)])
+        return int(draw_id)
+    s.add(panel)
+    await s.flush()
+    # One multi-row INSERT … RETURNING (the ORM's flush would send one statement per row).
+    made = list(await s.scalars(insert(PanelParty).returning(PanelParty), [
+        {"panel_id": panel.id, **p} for p in parties])) if parties else []
     set_committed_value(panel, "parties", sorted(made, key=lambda p: p.id))
+    # A Core INSERT: nothing reads the row back through the session.
+    return int(await s.scalar(insert(Draw).returning(Draw.id), {**draw, "panel_id": panel.id}))
+
+
+_PANELS, _FIELDS, _PARTIES, _DRAWS = Panel.__table__, PanelField.__table__, PanelParty.__table__, Draw.__table__
+_PANEL_COLUMNS = ("unit_id", "contact_id", "title", "matter_type", "description", "location", "starts_at", "ends_at",
+                  "size", "response_deadline", "status", "created_at", "updated_at", "short_detail")
+_FIELD_COLUMNS = ("category_id", "quota", "position")
+_PARTY_COLUMNS = ("name", "name_norm", "uscc")
+_DRAW_COLUMNS = ("seed", "algorithm", "record_version", "created_at", "ranking", "masks", "exclusions", "groups",
+                 "selection", "digest")
+_OF_PANEL = {"panel_id": "(SELECT id FROM p)"}
+# The parties' ids in the order of the form: one multi-row INSERT numbers them in row order.
+_INSERT_DRAWN_PG = text(
+    f"WITH p AS ({unnest_insert(_PANELS, _PANEL_COLUMNS, 'p')} RETURNING id), "
+    f"f AS ({unnest_insert(_FIELDS, _FIELD_COLUMNS, 'f', _OF_PANEL)}), "
+    f"pp AS ({unnest_insert(_PARTIES, _PARTY_COLUMNS, 'pp', _OF_PANEL)} RETURNING id), "
+    f"d AS ({unnest_insert(_DRAWS, _DRAW_COLUMNS, 'd', _OF_PANEL)} RETURNING id) "
+    "SELECT (SELECT id FROM p), (SELECT id FROM d), ARRAY(SELECT id FROM pp ORDER BY id)")
 
 
 def _recheck(form: PanelRequestForm, ctx: RequestContext) -> PanelRequestForm:

@@ -423,33 +423,38 @@ async def test_a_draw_failing_while_its_second_piece_scans_leaves_nothing(core: 
 
 
 @pytest.mark.parametrize("failing", ["insert", "texts"])
-async def test_a_draw_failing_while_its_panel_is_inserted_leaves_nothing(
+async def test_a_draw_failing_as_it_writes_leaves_nothing(
     core: Core, monkeypatch: pytest.MonkeyPatch, failing: str
 ) -> None:
-    """The panel's rows are inserted while the record's texts are written and hashed; a
-    failure on either side waits for the other, rolls everything back, and the next draw
-    works."""
+    """A failure once the panel and its draw are inserted, or while the record's texts are
+    written and hashed, rolls everything back, and the next draw works."""
     from core.db.models import Draw, Panel, PanelParty
     from core.services import panels as panelsmod
 
     await _drawn(core, n=30)
     contact = await make_unit_contact(core)
     form = panel_form(core, fields=[("eia", 3), ("monitoring", 2)], size=5, starts_in=timedelta(days=30),
-                      parties=[(PARTY, None)])
-    counts = [len(await rows(core, m)) for m in (Panel, PanelParty, Draw, Invitation, AuditEntry)]
+                      parties=[(PARTY, None), ("另一家公司", None)])
+    tables = (Panel, PanelParty, Draw, Invitation, AuditEntry)
+    counts = [len(await rows(core, m)) for m in tables]
     if failing == "insert":
-        add_parties = panelsmod._add_parties
+        insert_drawn = panelsmod._insert_drawn
+        inserted: list[int] = []
 
-        async def fail(*a: Any) -> None:
-            await add_parties(*a)
+        async def fail(*a: Any) -> int:
+            inserted.append(await insert_drawn(*a))
             raise RuntimeError("the database went away")
 
-        monkeypatch.setattr(panelsmod, "_add_parties", fail)
+        monkeypatch.setattr(panelsmod, "_insert_drawn", fail)
     else:
         monkeypatch.setattr(drawlib, "exclusions_text", lambda *a: 1 / 0)
     with pytest.raises((RuntimeError, ZeroDivisionError)):
         await panels.request_panel(core.uow(), contact, form)
-    assert [len(await rows(core, m)) for m in (Panel, PanelParty, Draw, Invitation, AuditEntry)] == counts
+    assert [len(await rows(core, m)) for m in tables] == counts
+    assert len(inserted if failing == "insert" else [0]) == 1
     monkeypatch.undo()
     res = await panels.request_panel(core.uow(), contact, form)
     assert res.invited == 5 and await panels.verify_draw(core.uow(), res.panel_id) == []
+    # The parties are stored in the form's order, which their ids keep (exclusions name them by index).
+    parties = await rows(core, PanelParty, PanelParty.panel_id == res.panel_id)
+    assert [p.name for p in sorted(parties, key=lambda p: p.id)] == [PARTY, "另一家公司"]
