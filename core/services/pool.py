@@ -475,9 +475,10 @@ async def compute_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = Non
 
 
 async def start_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None) -> PoolScan:
-    """`compute_pool` in two steps: this one starts the pieces that scan on connections of their
-    own, so that the caller can use its own connection meanwhile (a draw inserts its panel);
-    `PoolScan.finish` runs the rest. Call `PoolScan.close` in any case."""
+    """`compute_pool` in two steps: this one sends the look-ups on the transaction's connection
+    and starts the pieces that scan on connections of their own, so that the caller can work
+    meanwhile (not with the session: a draw builds its panel); `PoolScan.finish` runs the rest.
+    Call `PoolScan.close` in any case."""
     bounds = await _pieces(uow) if feed is not None else [(None, None)]
     dialect = uow.session.bind.dialect
     base = _packing(q)
@@ -486,29 +487,44 @@ async def start_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None)
     # The pieces but the last start now, each on a connection of its own, while this one runs
     # the look-ups and then the last piece (OWN_SHARE of the ids).
     beside = [_scan_beside(uow, stmt) for stmt in scans[:-1]] if _can_scan_beside(uow) else []
-    return PoolScan(uow, q, feed, scans, beside)
+    scan = PoolScan(uow, q, feed, scans, beside)
+    try:
+        await scan._look()
+    except BaseException:
+        await scan.close()
+        raise
+    return scan
 
 
 class PoolScan:
-    """A pool whose scan has started (`start_pool`)."""
+    """A pool whose scan has started (`start_pool`): the pieces beside on connections of their
+    own, the look-ups on the transaction's (the caller leaves the session alone until `finish`)."""
 
     def __init__(self, uow: UnitOfWork, q: PoolQuery, feed: Feed | None, scans: list[DriverSQL],
                  beside: list[asyncio.Future[ScanRow]]) -> None:
         self._uow, self._q, self._feed, self._scans, self._beside = uow, q, feed, scans, beside
+        self._looking: asyncio.Future[Any] | None = None
         self._taking: asyncio.Future[None] | None = None
 
-    async def close(self) -> None:
-        """Let the pieces still in flight end (after a failure: before the session or the engine
-        goes on without them)."""
-        await asyncio.gather(*self._beside, *filter(None, [self._taking]), return_exceptions=True)
-
-    async def finish(self) -> Pool:
+    async def _look(self) -> None:
+        """Send the look-ups, and let the pieces beside send their scans."""
         s, q = self._uow.session, self._q
         await s.flush()  # the look-ups read invitations this transaction may have changed
         conn = await s.connection()
-        dialect = conn.dialect
-        rows = (await conn.exec_driver_sql(*_prepared(q, _lookups_text(q, dialect.name), dialect))).all()
-        pieces = _Pieces(q, rows, self._feed)
+        self._looking = asyncio.ensure_future(conn.exec_driver_sql(*_prepared(
+            q, _lookups_text(q, conn.dialect.name), conn.dialect)))
+        await asyncio.sleep(0)  # every task sends its statement before the caller goes on
+
+    async def close(self) -> None:
+        """Let the statements and pieces still in flight end (after a failure: before the
+        session or the engine goes on without them)."""
+        await asyncio.gather(*self._beside, *filter(None, [self._looking, self._taking]), return_exceptions=True)
+
+    async def finish(self) -> Pool:
+        assert self._looking is not None, "start_pool sends the look-ups"
+        rows = (await self._looking).all()
+        conn = await self._uow.session.connection()
+        pieces = _Pieces(self._q, rows, self._feed)
         # The pieces scanned beside are taken (parsed, hashed, their exclusions worked out) as
         # they arrive, in order, while this connection scans the rest: on PostgreSQL that
         # overlaps ~4 ms of this process's work with the database's.

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from core.bootstrap import Core
-from core.conflicts import party_key
+from core.conflicts import normalize_unit_name, party_key
 from core.db.models import AuditEntry, Draw, Invitation, Outbox, Panel
 from core.enums import ExclusionReason, ExpertStatus, InvitationStatus, PanelStatus
 from core.errors import Conflict, DomainError, Forbidden
@@ -64,6 +64,37 @@ async def test_request_draws_records_then_invites(core: Core) -> None:
     invitation_msg = (await rows(core, Outbox, Outbox.kind == "invitation"))[0]
     assert set(invitation_msg.params) >= {"invitation_id", "deadline", "title", "parties", "starts_at"}
     assert not any(e.code in str(invitation_msg.params) for e in experts)
+
+
+async def test_a_draw_stores_the_request_as_given(core: Core) -> None:
+    """Every column the request sets, the fields and the parties (with credit codes), read back
+    (PostgreSQL writes them in one statement of its own, SQLite through the session)."""
+    from core.db.models import Category, PanelField, PanelParty
+
+    contact = await make_unit_contact(core)
+    for i in range(8):
+        await make_expert(core, ["eia", "monitoring"] if i % 2 else ["eia"])
+    form = panel_form(core, fields=[("eia", 2), ("monitoring", 1)], size=3,
+                      parties=[("甲化工有限公司", None), ("乙（集团）有限责任公司", USCC_A)])
+    form = form.model_copy(update={"description": "园区规划环评，含地下水专题"})
+    res = await panels.request_panel(core.uow(), contact, form)
+    assert res.status == PanelStatus.INVITING and res.invited == 3
+    (panel,) = await rows(core, Panel, Panel.id == res.panel_id)
+    assert (panel.unit_id, panel.contact_id, panel.title, panel.matter_type, panel.description, panel.location) == (
+        contact.unit_id, contact.contact_id, form.title, form.matter_type.value, form.description, form.location)
+    assert (panel.starts_at, panel.ends_at, panel.size, panel.response_deadline) == (
+        form.starts_at, form.ends_at, form.size, form.response_deadline)
+    assert panel.status == "inviting" and panel.short_detail is None and panel.cancel_reason == ""
+    assert panel.created_at == panel.updated_at == core.clock.now() and panel.confirmed_at is None
+    codes = {c.id: c.code for c in await rows(core, Category)}
+    fields = await rows(core, PanelField, PanelField.panel_id == panel.id, order_by=PanelField.position)
+    assert [(codes[f.category_id], f.quota, f.position) for f in fields] == [("eia", 2, 0), ("monitoring", 1, 1)]
+    parties = await rows(core, PanelParty, PanelParty.panel_id == panel.id)
+    assert [(p.name, p.name_norm, p.uscc) for p in parties] == [
+        (p.name, normalize_unit_name(p.name), p.uscc) for p in form.parties]
+    (draw,) = await rows(core, Draw, Draw.panel_id == panel.id)
+    assert draw.id == res.draw_id and draw.created_at == core.clock.now() and len(draw.selection) == 3
+    assert await panels.verify_draw(core.uow(), panel.id) == []
 
 
 async def test_only_contacts_or_admins_request(core: Core) -> None:
