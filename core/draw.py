@@ -11,6 +11,7 @@ import hashlib
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,15 +306,35 @@ class RankedPool:
             step = min(step * 4, 4096)
 
 
+def _hash_piece(seed: bytes, joined: bytes) -> tuple[bytes, Any]:
+    """A piece's digests, concatenated, and (with numpy) their `_sorted_piece`."""
+    blob = _hmac_joined(seed, joined)
+    return blob, _sorted_piece(blob) if _np is not None else None
+
+
+_hashing_pool: ThreadPoolExecutor | None = None
+
+
+def _hashing() -> ThreadPoolExecutor:
+    """The one worker thread that hashes the pieces of every draw in this process, in turn."""
+    global _hashing_pool
+    if _hashing_pool is None:
+        _hashing_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="draw-hash")
+    return _hashing_pool
+
+
 class Ranker:
     """Ranks a pool handed in piece by piece, so that hashing one piece of the pool can overlap
-    reading the next one from the database. `add` the pool's ids in order, then `result`."""
+    reading the next one from the database. `add` the pool's ids in order, then `result`.
+
+    Each piece is hashed and its digests sorted on a worker thread (the native kernels let go
+    of the GIL), so `add` returns at once and the caller works on meanwhile (the pool's
+    exclusions); `result` waits for the pieces."""
 
     def __init__(self, seed: bytes) -> None:
         self._seed = seed
         self._joined: list[bytes] = []  # each piece's codes, joined by ","
-        self._blobs: list[bytes] = []  # each piece's digests, concatenated
-        self._sorted: list[Any] = []  # each piece's `_sorted_piece` (numpy)
+        self._hashed: list[Future[tuple[bytes, Any]]] = []  # each piece's `_hash_piece`
         self._count = 0
 
     def add(self, ids: Sequence[int]) -> None:
@@ -321,9 +342,7 @@ class Ranker:
             return
         joined = join_decimal(ids, b"E", 6)
         self._joined.append(joined)
-        self._blobs.append(_hmac_joined(self._seed, joined))
-        if _np is not None:
-            self._sorted.append(_sorted_piece(self._blobs[-1]))
+        self._hashed.append(_hashing().submit(_hash_piece, self._seed, joined))
         self._count += len(ids)
 
     def _ranked_codes(self, order: Any) -> str:
@@ -344,7 +363,9 @@ class Ranker:
         """The pool in draw order; `ids` must be what was added, in the same order."""
         if len(ids) != self._count:
             raise ValueError(f"{self._count} codes hashed for a pool of {len(ids)}")
-        order = _order_of(self._blobs, self._msgs, self._sorted)
+        hashed = [f.result() for f in self._hashed]
+        order = _order_of([blob for blob, _ in hashed], self._msgs,
+                          [words for _, words in hashed] if _np is not None else ())
         if _np is not None and isinstance(ids, _np.ndarray):
             idx = _np.asarray(order, dtype=_np.intp)
             r_ids, r_masks = ids[idx], _np.asarray(masks)[idx]

@@ -551,15 +551,15 @@ class _Pieces:
 
     def take(self, scanned: ScanRow) -> None:
         cands, masks, inactive, out_of_term = _split_scan(scanned, self._base)
+        ids, kept = _drop(cands, masks, self._named)
+        self.ids.append(ids)
+        self.masks.append(kept)
+        if self._feed is not None:
+            self._feed(ids)  # first: a draw's Ranker hashes them on a thread of its own meanwhile
         excluded = (_plain(inactive, ExclusionReason.NOT_ACTIVE) + _plain(out_of_term, ExclusionReason.TERM)
                     + _reasons(self._q, _naming(self._rows, self._named, cands)))
         excluded.sort()
         self.exclusions.append(excluded)
-        ids, masks = _drop(cands, masks, self._named)
-        self.ids.append(ids)
-        self.masks.append(masks)
-        if self._feed is not None:
-            self._feed(ids)
 
     async def take_all(self, scans: Sequence[asyncio.Future[ScanRow]]) -> None:
         for scan in scans:
