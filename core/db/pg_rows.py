@@ -42,7 +42,12 @@ def unnest_insert(table: Table, columns: Sequence[str], tag: str, fixed: Mapping
 def unnest_params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], tag: str,
                   fixed: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The arrays of `unnest_insert`: JSON columns' values as their JSON text (what the JSON
-    type would send), the others as they are; a column's default where a row lacks it."""
+    type would send), the others as they are; a column's default where a row lacks it. A row
+    with a column the statement does not write is refused (it would be lost)."""
+    named = set(columns) | set(fixed or {})
+    for r in rows[:1]:
+        if not named.issuperset(r):
+            raise ValueError(f"{table.name}: {sorted(set(r) - named)} not among the columns written")
     out: dict[str, Any] = {}
     for c in _with_defaults(table, [c for c in columns if c not in (fixed or {})]):
         default = table.c[c].default

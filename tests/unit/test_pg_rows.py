@@ -33,6 +33,11 @@ def test_columns_with_a_constant_default_are_filled_in() -> None:
     assert "decline_text" in unnest_insert(Invitation.__table__, ("panel_id",), "i")
 
 
+def test_a_row_with_a_column_the_statement_does_not_write_is_refused() -> None:
+    with pytest.raises(ValueError, match="dedupe_key"):
+        unnest_params(Outbox.__table__, ("account_id", "kind"), [{"account_id": 1, "kind": "k", "dedupe_key": "x"}], "o")
+
+
 def test_a_computed_default_is_refused() -> None:
     t = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("a", String, default=lambda: "x"),
               Column("j", JSON))
