@@ -81,6 +81,7 @@ __all__ = [
     "select",
     "select_ranked",
     "sha256_text",
+    "sha256_texts_later",
     "split_text",
     "validate_groups",
     "verify_record",
@@ -316,7 +317,8 @@ _hashing_pool: ThreadPoolExecutor | None = None
 
 
 def _hashing() -> ThreadPoolExecutor:
-    """The one worker thread that hashes the pieces of every draw in this process, in turn."""
+    """The one worker thread that hashes for every draw in this process, in turn (the pieces'
+    codes, the record's texts)."""
     global _hashing_pool
     if _hashing_pool is None:
         _hashing_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="draw-hash")
@@ -588,6 +590,12 @@ def validate_groups(size: int, groups: Sequence[SeatGroup]) -> None:
 def sha256_text(text: str) -> str:
     """SHA-256 (hex) of a stored text's UTF-8 bytes."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_texts_later(texts: Sequence[str]) -> Future[list[str]]:
+    """`sha256_text` of each text, on the hashing thread (hashlib lets go of the GIL): the
+    caller works on meanwhile."""
+    return _hashing().submit(lambda: [sha256_text(t) for t in texts])
 
 
 def ranking_text(codes: Iterable[str]) -> str:

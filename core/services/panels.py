@@ -198,10 +198,9 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
                             "available": sg.available} for sg in shortfall],
                 "blocked": sorted(selection.blocked),
             }
-        # A worker thread hashes the ranking's texts (hashlib lets go of the GIL) while this
-        # thread writes the exclusions' text.
-        texts = (ranked.ranking_text, ranked.masks_text)
-        hashing = asyncio.get_running_loop().run_in_executor(None, lambda: [drawlib.sha256_text(t) for t in texts])
+        # The ranking's texts are hashed on the hashing thread while this one writes the
+        # exclusions' text.
+        hashing = asyncio.wrap_future(drawlib.sha256_texts_later((ranked.ranking_text, ranked.masks_text)))
         excluded = drawlib.exclusions_text(pool.exclusions)
         excluded_sha = drawlib.sha256_text(excluded)
         header = drawlib.record_header(seed.hex(), drawlib.ALGORITHM, groups, chosen, *await hashing, excluded_sha)

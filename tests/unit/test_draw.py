@@ -773,3 +773,9 @@ def test_pool_query_which_is_the_first_matching_party(parties, unit, norm, uscc)
                   unit=PartyKey(*unit) if unit is not None else None, lookback_from=date(2020, 1, 1))
     want = next((i for i, (_, k) in enumerate(q.keys) if matches(PartyKey(norm, uscc), k)), None)
     assert q.which(norm, uscc) == want
+
+
+def test_texts_hashed_later_are_hashed_as_now() -> None:
+    texts = ["E000001,E000002", "", "专家" * 1000]
+    assert drawlib.sha256_texts_later(texts).result() == [drawlib.sha256_text(t) for t in texts]
+    assert drawlib.sha256_text("") == hashlib.sha256(b"").hexdigest()
