@@ -6,5 +6,5 @@ hashlib (the same digests, ~8x slower for a 43,000-expert pool) and to numpy for
 numbers and the digests' sort (2-5x slower)."""
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("core._hmac", ["core/_hmac.c"], optional=True),
+setup(ext_modules=[Extension("core._hmac", ["core/_hmac.c"], depends=["core/_hmac_lanes.h"], optional=True),
                    Extension("core._numbers", ["core/_numbers.c"], optional=True)])

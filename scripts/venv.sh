@@ -14,10 +14,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv --without-pip "$VENV"
 fi
 STAMP="$VENV/.expertpanel-installed"
-# setup.py and core/_*.c: the draw's native kernels, compiled at install (optional: without a C
+# setup.py and core/_*.[ch]: the draw's native kernels, compiled at install (optional: without a C
 # compiler the install still succeeds and the draw uses hashlib and numpy).
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ] || [ "$ROOT/setup.py" -nt "$STAMP" ] \
-    || [ -n "$(find "$ROOT/core" -maxdepth 1 -name '_*.c' -newer "$STAMP")" ]; then
+    || [ -n "$(find "$ROOT/core" -maxdepth 1 -name '_*.[ch]' -newer "$STAMP")" ]; then
     if { [ -x "$VENV/bin/uv" ] || "$PY" -m pip --disable-pip-version-check install --quiet --ignore-installed --prefix "$VENV" uv >/dev/null 2>&1; } \
         && "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" pip -e "$ROOT[dev]"; then
         :

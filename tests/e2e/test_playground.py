@@ -279,8 +279,8 @@ def _ctrl_c(proc: subprocess.Popen[str]) -> tuple[int, str]:
 def _venv_current() -> bool:
     """Whether scripts/venv.sh would leave .venv as it is (else ./run.sh would install first)."""
     stamp = ROOT / ".venv" / ".expertpanel-installed"
-    return stamp.is_file() and all(
-        (ROOT / name).stat().st_mtime <= stamp.stat().st_mtime for name in ("pyproject.toml", "setup.py", "core/_hmac.c"))
+    sources = [ROOT / "pyproject.toml", ROOT / "setup.py", *(ROOT / "core").glob("_*.[ch]")]
+    return stamp.is_file() and all(path.stat().st_mtime <= stamp.stat().st_mtime for path in sources)
 
 
 @pytest.mark.skipif(not _venv_current(), reason="needs the venv ./run.sh would use, installed and current (./test.sh makes it)")
