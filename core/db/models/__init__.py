@@ -28,7 +28,7 @@ from core.db.models.panels import (
 )
 from core.db.models.oversight import Announcement, Commendation, Evaluation, Flag, Sanction
 from core.db.models.system import AuditEntry, ConversationState, Outbox, ReminderMark
-from core.db.models import indexes as _indexes  # noqa: F401,E402 - registers the indexes of migrations 0002-0005
+from core.db.models import indexes as _indexes  # noqa: F401,E402 - registers the indexes of migrations 0002-0006
 
 __all__ = [
     "Base", "Account", "BindingCode", "Category", "Contact", "Expert", "ExpertCategory",
