@@ -253,7 +253,6 @@ static int cpu_has_shani(void)
 #undef LANE_FN
 #endif
 
-
 /* --- HMAC ------------------------------------------------------------------------------- */
 
 /* SHA-256 from `state` (after `prefix` bytes already compressed) over msg[0..len), into out. */
