@@ -323,6 +323,16 @@ async def run(core: Core, name: str, n: int, commit: bool) -> Result:
                   (cpu0, cpu_check()))
 
 
+def hmac_path() -> str:
+    """Which HMAC kernel the draw uses here (core/_hmac.c picks the CPU's best): the figures
+    depend on it more than on anything else the machine has."""
+    try:
+        from core import _hmac
+    except ImportError:
+        return "hashlib (core._hmac not built)"
+    return f"{_hmac.PATHS[0]} (this CPU's paths: {', '.join(_hmac.PATHS)})"
+
+
 def cpu_check() -> float:
     """ms for a fixed pure-Python loop (best of 3): how fast this machine is right now, since
     shared or throttled CPUs vary by 2x from one minute to the next."""
@@ -395,6 +405,7 @@ def report(r: Result) -> bool:
           f"bare query {r.bare_rows} ids, {len(r.draw_ms)} runs")
     print(f"  machine      {os.cpu_count()} CPUs, load average {r.load[0]:.2f} → {r.load[1]:.2f}, "
           f"CPU check {r.cpu[0]:.0f} → {r.cpu[1]:.0f} ms (a fixed 1M-step Python loop; lower is faster)")
+    print(f"  HMAC kernel  {hmac_path()}")
     print(f"  whole draw   p50 {d50:7.1f} ms   p99 {d99:7.1f} ms   mean {statistics.fmean(r.draw_ms):7.1f} ms")
     print(f"  bare SELECT  p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   mean {statistics.fmean(r.bare_ms):7.1f} ms"
           "   (one row per id, through the driver)")
