@@ -2,8 +2,8 @@
 
 Every path this machine can run is checked (the CPU's SHA extensions, the AVX-512 and AVX2
 lanes where it has them, and the portable C every machine has), on the edges of SHA-256 padding,
-of HMAC key handling and of the vector paths' batches. Skipped only where the extension was not built; CI sets EXPERTPANEL_REQUIRE_NATIVE so
-that a failed build fails there instead."""
+of HMAC key handling and of the vector paths' batches. Skipped only where the extension was not
+built; CI sets EXPERTPANEL_REQUIRE_NATIVE so that a failed build fails there instead."""
 from __future__ import annotations
 
 import hashlib
