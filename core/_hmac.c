@@ -46,6 +46,30 @@ static const uint32_t IV[8] = {
 
 typedef void (*compress_fn)(uint32_t state[8], const uint8_t *block);
 
+static inline uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+/* The padded single block of a message of at most 55 bytes after the 64-byte keyed state: the
+ * message, 0x80, zeros, its length in bits (64 + len) * 8, big-endian. */
+static inline void short_padded(const uint8_t *msg, size_t len, uint8_t block[64])
+{
+    uint64_t bits = (64 + (uint64_t)len) * 8;
+    int i;
+
+    memset(block, 0, 64);
+    memcpy(block, msg, len);
+    block[len] = 0x80;
+    for (i = 0; i < 8; i++)
+        block[63 - i] = (uint8_t)(bits >> (8 * i));
+}
+
 /* --- portable C (FIPS 180-4 § 6.2.2) ------------------------------------------------------ */
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
@@ -55,7 +79,7 @@ static void compress_portable(uint32_t state[8], const uint8_t *p)
     uint32_t w[64], a, b, c, d, e, f, g, h, t1, t2;
     int i;
     for (i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+        w[i] = get_be32(p + 4 * i);
     for (i = 16; i < 64; i++) {
         uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
         uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
@@ -72,10 +96,6 @@ static void compress_portable(uint32_t state[8], const uint8_t *p)
     state[4] += e; state[5] += f; state[6] += g; state[7] += h;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
-}
 
 /* --- SHA-NI (the x86 SHA extensions), after Intel's published reference -------------------- */
 
@@ -142,20 +162,14 @@ SHANI static void compress_shani(uint32_t state[8], const uint8_t *p)
     _mm_storeu_si128((__m128i *)&state[4], efgh);
 }
 
-/* The padded single block of a message of at most 55 bytes after the 64-byte keyed state, as
- * four registers of big-endian words. */
+/* `short_padded` as four registers of big-endian words. */
 SHANI static inline void short_block(const uint8_t *msg, size_t len, __m128i m[4])
 {
     const __m128i swap = BSWAP32_LANES;
     uint8_t block[64];
-    uint64_t bits = (64 + (uint64_t)len) * 8;
     int i;
 
-    memset(block, 0, sizeof block);
-    memcpy(block, msg, len);
-    block[len] = 0x80;
-    for (i = 0; i < 8; i++)
-        block[63 - i] = (uint8_t)(bits >> (8 * i));
+    short_padded(msg, len, block);
     for (i = 0; i < 4; i++)
         m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 16 * i)), swap);
 }

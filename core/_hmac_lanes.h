@@ -43,15 +43,9 @@ LANE_TARGET static void LANE_FN(hmac_short)(const uint32_t inner[8], const uint3
     int i, l;
 
     for (l = 0; l < LANES; l++) { /* each lane's padded block, as big-endian words */
-        uint64_t bits = (64 + (uint64_t)len[l]) * 8;
-        memset(block, 0, sizeof block);
-        memcpy(block, msg[l], len[l]);
-        block[len[l]] = 0x80;
+        short_padded(msg[l], len[l], block);
         for (i = 0; i < 16; i++)
-            words[i][l] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16
-                          | (uint32_t)block[4 * i + 2] << 8 | block[4 * i + 3];
-        words[14][l] = (uint32_t)(bits >> 32);
-        words[15][l] = (uint32_t)bits;
+            words[i][l] = get_be32(block + 4 * i);
     }
     for (i = 0; i < 16; i++)
         memcpy(&w[i], words[i], sizeof w[i]);
