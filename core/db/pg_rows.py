@@ -44,12 +44,13 @@ def unnest_params(table: Table, columns: Sequence[str], rows: Sequence[Mapping[s
     """The arrays of `unnest_insert`: JSON columns' values as their JSON text (what the JSON
     type would send), the others as they are; a column's default where a row lacks it. A row
     with a column the statement does not write is refused (it would be lost)."""
-    named = set(columns) | set(fixed or {})
-    for r in rows[:1]:
+    written = _with_defaults(table, [c for c in columns if c not in (fixed or {})])
+    named = {*written, *(fixed or {})}
+    for r in rows:
         if not named.issuperset(r):
             raise ValueError(f"{table.name}: {sorted(set(r) - named)} not among the columns written")
     out: dict[str, Any] = {}
-    for c in _with_defaults(table, [c for c in columns if c not in (fixed or {})]):
+    for c in written:
         default = table.c[c].default
         values = [r[c] if default is None or c in r else default.arg for r in rows]
         if isinstance(table.c[c].type, JSON):

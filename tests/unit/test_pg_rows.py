@@ -36,6 +36,9 @@ def test_columns_with_a_constant_default_are_filled_in() -> None:
 def test_a_row_with_a_column_the_statement_does_not_write_is_refused() -> None:
     with pytest.raises(ValueError, match="dedupe_key"):
         unnest_params(Outbox.__table__, ("account_id", "kind"), [{"account_id": 1, "kind": "k", "dedupe_key": "x"}], "o")
+    with pytest.raises(ValueError, match="dedupe_key"):  # in any row, not only the first
+        unnest_params(Outbox.__table__, ("account_id", "kind"),
+                      [{"account_id": 1, "kind": "k"}, {"account_id": 2, "kind": "k", "dedupe_key": "x"}], "o")
 
 
 def test_a_computed_default_is_refused() -> None:
