@@ -326,13 +326,13 @@ async def run(core: Core, name: str, n: int, commit: bool) -> Result:
 
 
 def hmac_path() -> str:
-    """Which HMAC kernel the draw uses here (core/_hmac.c picks the CPU's best): the figures
-    depend on it more than on anything else the machine has."""
-    try:
-        from core import _hmac
-    except ImportError:
+    """Which HMAC kernel the draw uses here (core.draw times core/_hmac.c's paths and takes the
+    fastest): the figures depend on it more than on anything else the machine has."""
+    path = drawlib.hmac_path()
+    if path is None:
         return "hashlib (core._hmac not built)"
-    return f"{_hmac.PATHS[0]} (this CPU's paths: {', '.join(_hmac.PATHS)})"
+    from core import _hmac
+    return f"{path} (the fastest of this CPU's: {', '.join(_hmac.PATHS)})"
 
 
 def cpu_check() -> float:

@@ -3,7 +3,8 @@
  * Why: a draw ranks ~43,000 public codes by HMAC-SHA256(seed, code) (docs/draw.md). In Python
  * each code costs six method calls on hashlib objects (~0.6 us); the two SHA-256 compressions
  * it needs take ~70 ns with the CPU's SHA extensions. Here the loop runs in C, without the GIL,
- * on the best path this CPU has (runtime check):
+ * on one of the paths this CPU has (runtime check; core.draw.hmac_path times them and takes
+ * the fastest, which depends on the CPU: AVX-512 beat SHA-NI by ~1.45x on a Sapphire Rapids):
  *   sha-ni    the SHA extensions, two short codes at a time (their rounds overlap: ~1.5x);
  *   avx512    16 short codes at a time, one per 32-bit lane of a 512-bit register;
  *   avx2      8 at a time in 256-bit registers (_hmac_lanes.h holds both widths' code);
@@ -15,8 +16,8 @@
  * hmac_sha256(key, msgs, sep=44, path=None) -> bytes
  *   msgs is one buffer of messages separated by the byte `sep` (',' by default: how the
  *   draw already formats its codes); an empty buffer holds no message. Returns the 32-byte
- *   digests, concatenated in message order. `path` is one of PATHS (this CPU's paths, fastest
- *   first); by default the first.
+ *   digests, concatenated in message order. `path` is one of PATHS (this CPU's paths, the
+ *   SHA extensions first, then the widest lanes); by default the first.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -334,7 +335,7 @@ struct path {
 
 #define MAX_LANES 16
 
-/* The paths this CPU can run, fastest first; the first is the default. */
+/* The paths this CPU can run, likeliest fastest first; the first is the default. */
 static struct path paths[4];
 static int n_paths;
 

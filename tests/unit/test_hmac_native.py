@@ -95,8 +95,8 @@ def test_draw_sized_input_and_other_threads() -> None:
         assert _hmac.hmac_sha256(key, codes, path=path) == expected, path
 
 
-def test_lists_the_paths_this_cpu_has_fastest_first() -> None:
-    """The default is the first path; the CPU's SHA extensions or vector lanes are used wherever
+def test_lists_the_paths_this_cpu_has() -> None:
+    """The default is the first path; the CPU's SHA extensions or vector lanes are listed wherever
     /proc/cpuinfo lists them (an x86 Linux machine; elsewhere only the order is checked)."""
     flags = set(open("/proc/cpuinfo").read().split()) if os.path.exists("/proc/cpuinfo") else set()
     wanted = [name for name, have in (("sha-ni", {"sha_ni", "sse4_1"} <= flags), ("avx512", "avx512f" in flags),
@@ -106,3 +106,28 @@ def test_lists_the_paths_this_cpu_has_fastest_first() -> None:
     assert PATHS[-1] == "portable"
     assert len(set(PATHS)) == len(PATHS)
     assert set(PATHS) <= {"sha-ni", "avx512", "avx2", "portable"}
+
+
+def test_the_draw_hashes_on_the_fastest_path_it_timed() -> None:
+    """core.draw times the accelerated paths once and ranks with the fastest; the portable one
+    only where it is the only one."""
+    from core import draw as drawlib
+
+    chosen = drawlib.hmac_path()
+    assert chosen in PATHS and (chosen != "portable" or PATHS == ("portable",))
+    assert drawlib.hmac_path() == chosen  # timed once per process
+    key = os.urandom(32)
+    assert drawlib._hmac_joined(key, b"E000001,E000002") == want(key, [b"E000001", b"E000002"])
+    speed = {"sha-ni": 3.0, "avx512": 2.0, "avx2": 4.0, "portable": 0.1}
+    calls: list[str] = []
+
+    def timed(path: str) -> float:
+        calls.append(path)
+        return speed[path] + (5.0 if len(calls) == 1 else 0.0)  # a slow moment on the first try
+
+    assert drawlib.fastest_path(("sha-ni", "avx512", "avx2", "portable"), timed) == "avx512"
+    assert calls == ["sha-ni", "avx512", "avx2"] * 3  # in turn, the portable path never timed
+    speed["sha-ni"] = 1.0
+    assert drawlib.fastest_path(("sha-ni", "avx512"), timed) == "sha-ni"
+    assert drawlib.fastest_path(("portable",), timed) == "portable"
+    assert drawlib.fastest_path(("avx2", "portable"), timed) == "avx2"
