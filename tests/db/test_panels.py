@@ -149,6 +149,24 @@ async def test_exclusion_term_not_covering(core: Core) -> None:
     assert excl[x.code][0] == excl[y.code][0] == ExclusionReason.TERM
 
 
+async def test_a_term_exactly_covering_the_meeting_days_is_in_term(core: Core) -> None:
+    """The term's bounds are inclusive, on both engines (SQLite compares the stored ISO texts)."""
+    from core.panel_request import meeting_days
+
+    contact = await make_unit_contact(core)
+    form = panel_form(core, size=3, fields=[("eia", 3)])
+    days = meeting_days(form.starts_at, form.ends_at, core.settings.tz)
+    first, last = days[0], days[-1]
+    exact = [await make_expert(core, ["eia"], term_start=first, term_end=last) for _ in range(3)]
+    ends_early = await make_expert(core, ["eia"], term_start=first - timedelta(days=400), term_end=last - timedelta(1))
+    starts_late = await make_expert(core, ["eia"], term_start=first + timedelta(1), term_end=last + timedelta(400))
+    res = await panels.request_panel(core.uow(), contact, form)
+    assert res.invited == 3 and res.pool_size == 3
+    assert {i.expert_id for i in await _invited(core, res.panel_id)} == {x.id for x in exact}
+    excl = await _exclusions(core, res.panel_id)
+    assert excl[ends_early.code] == excl[starts_late.code] == (ExclusionReason.TERM, "")
+
+
 async def test_exclusion_unavailable_on_a_local_meeting_day(core: Core) -> None:
     # 2026-11-16 01:00 UTC is 09:00 in Urumqi's bureau zone (Asia/Shanghai): the local day counts.
     x = await make_expert(core, ["eia"], unavailable=[date(2026, 11, 16)])
