@@ -67,8 +67,9 @@ async def test_request_draws_records_then_invites(core: Core) -> None:
 
 
 async def test_a_draw_stores_the_request_as_given(core: Core) -> None:
-    """Every column the request sets, the fields and the parties (with credit codes), read back
-    (PostgreSQL writes them in one statement of its own, SQLite through the session)."""
+    """Every column the request sets, the fields and the parties (with credit codes, in the
+    form's order), read back (PostgreSQL writes them in one statement of its own, SQLite in
+    four Core INSERTs)."""
     from core.db.models import Category, PanelField, PanelParty
 
     contact = await make_unit_contact(core)
