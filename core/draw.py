@@ -257,9 +257,10 @@ def _sorted_piece(blob: bytes) -> tuple[Any, int, int]:
 
 
 # Two ways to sort machine words in place, both without the GIL: core/_numbers.c's radix sort
-# and numpy's own. Which is faster depends on the CPU: the radix sort was ~4x numpy's for
-# 20,000 words on a machine without AVX-512, numpy's (x86-simd-sort) ~3.5x the radix sort's
-# on a Sapphire Rapids Xeon (0.17 against 0.59 ms for 21,500 words).
+# and numpy's own. Which is faster depends on the CPU (and on numpy's build): the radix sort
+# was ~4x numpy's for 20,000 words on the machine it was written for; numpy's (x86-simd-sort,
+# on AVX-512) ~3.5x the radix sort's on a Sapphire Rapids Xeon (0.17 against 0.59 ms for
+# 21,500 words).
 _SORTS: dict[str, Callable[[Any], None]] = {"numpy": lambda words: words.sort()}
 if _numbers is not None:
     _SORTS["radix"] = _numbers.sort_words
