@@ -18,8 +18,8 @@ from typing import Any
 
 # The ranking's HMACs come from core/_hmac.c (one C loop over all codes, on the CPU's SHA
 # extensions or in the lanes of its AVX-512 or AVX2 registers, whichever is fastest here
-# (`hmac_path`): ~3-11 ms for 43,000 codes against ~26-95 ms for the hashlib loop below). Built at install when a C
-# compiler is there; without it, hashlib gives the same bytes.
+# (`hmac_path`): ~3-11 ms for 43,000 codes against ~26-95 ms for the hashlib loop below).
+# Built at install when a C compiler is there; without it, hashlib gives the same bytes.
 try:
     from core import _hmac as _native
 except ImportError:  # pragma: no cover - no compiler at install time
