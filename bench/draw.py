@@ -238,7 +238,6 @@ class Result:
     parts: dict[str, list[float]]
     load: tuple[float, float]  # 1-minute load average before and after the runs
     cpu: tuple[float, float]  # cpu_check() before and after the runs
-    probe_ms: list[float]  # fixed_work() timed after the runs: how much this machine stretches fixed work
 
 
 def pct(values: list[float], p: float) -> float:
@@ -324,13 +323,9 @@ async def run(core: Core, name: str, n: int, commit: bool) -> Result:
     assert res is not None
     if res.pool_size != rows:
         print(f"WARNING: pool {res.pool_size} != bare rows {rows}", flush=True)
-    # After the runs, not between them: between them it made the draws ~4 ms slower (p50 of
-    # PostgreSQL draws, four alternated processes each way), its allocations evicting what the
-    # next draw would have found in the CPU's caches.
-    probes = [fixed_work() for _ in range(max(n, 100))]
     parts = await breakdown(core, q, form, n)
     return Result(name, draws, bares, texts, res.pool_size, res.excluded, rows, parts, (load0, os.getloadavg()[0]),
-                  (cpu0, cpu_check()), probes)
+                  (cpu0, cpu_check()))
 
 
 def hmac_path() -> str:
@@ -354,18 +349,6 @@ def cpu_check() -> float:
             x += i * i
         best = min(best, time.perf_counter() - t)
     return best * 1000
-
-
-def fixed_work() -> float:
-    """ms for a fixed ~5 ms piece of Python work (no I/O), timed again and again after the
-    runs: its p99 against its p50 is how much this machine alone stretches the same work now
-    and then. On shared hosts it is 2-5x: a p99 target there holds only for a draw whose p50
-    is that much below it."""
-    t = time.perf_counter()
-    x = 0
-    for i in range(60_000):
-        x += i * i
-    return (time.perf_counter() - t) * 1000
 
 
 async def breakdown(core: Core, q: PoolQuery, form: Any, n: int) -> dict[str, list[float]]:
@@ -428,14 +411,11 @@ def report(r: Result) -> bool:
     print(f"  machine      {os.cpu_count()} CPUs, load average {r.load[0]:.2f} → {r.load[1]:.2f}, "
           f"CPU check {r.cpu[0]:.0f} → {r.cpu[1]:.0f} ms (a fixed 1M-step Python loop; lower is faster)")
     print(f"  HMAC kernel  {hmac_path()}")
-    f50, f99 = pct(r.probe_ms, 50), pct(r.probe_ms, 99)
-    print(f"  fixed work   p50 {f50:7.1f} ms   p99 {f99:7.1f} ms   ({f99 / f50:.1f} ×: the machine's own tail, "
-          f"{len(r.probe_ms)} times after the runs)")
     over = sum(1 for v in r.draw_ms if v >= TARGET_P99_MS)
     print(f"  whole draw   p50 {d50:7.1f} ms   p99 {d99:7.1f} ms   mean {statistics.fmean(r.draw_ms):7.1f} ms"
-          f"   ({d99 / d50:.1f} ×; {over} of {len(r.draw_ms)} at {TARGET_P99_MS:.0f} ms or more)")
+          f"   (p99/p50 {d99 / d50:.1f}; {over} of {len(r.draw_ms)} at {TARGET_P99_MS:.0f} ms or more)")
     print(f"  bare SELECT  p50 {b50:7.1f} ms   p99 {b99:7.1f} ms   mean {statistics.fmean(r.bare_ms):7.1f} ms"
-          "   (one row per id, through the driver)")
+          f"   (p99/p50 {b99 / b50:.1f}; one row per id, through the driver)")
     print(f"  … one text   p50 {t50:7.1f} ms   p99 {t99:7.1f} ms   mean {statistics.fmean(r.text_ms):7.1f} ms"
           "   (the same SELECT, ids joined into one text as the pool's scan returns them)")
     print(f"  ratio        p50 {ratio50:7.2f} ×    p99 {ratio99:7.2f} ×    (to one text: p50 {tr50:.2f} ×, p99 {tr99:.2f} ×)")
