@@ -147,8 +147,9 @@ static PyObject *format_ints(PyObject *self, PyObject *args, PyObject *kwargs)
     static char *kwlist[] = {"values", "prefix", "width", "sep", NULL};
     Py_buffer values, prefix = {0};
     Py_ssize_t width = 1, n, i, cap;
-    int sep = ',';
+    int sep = ',', release;
     PyObject *obj, *result = NULL;
+    PyThreadState *save = NULL;
     const int64_t *v;
     char *out;
 
@@ -169,22 +170,34 @@ static PyObject *format_ints(PyObject *self, PyObject *args, PyObject *kwargs)
     }
     n = values.len / 8;
     v = (const int64_t *)values.buf;
+    /* Large inputs are formatted without the GIL (a draw writes its ranking's texts on the
+     * hashing thread while the event loop's thread works on); for small ones the hand-over
+     * would cost more than it frees. */
+    release = n >= 1024;
     /* The exact length first: a second pass is cheaper than over-allocating and shrinking. */
     cap = n > 0 ? n * (prefix.len + 1) - 1 : 0;
+    if (release)
+        save = PyEval_SaveThread();
     for (i = 0; i < n; i++) {
         Py_ssize_t digits = 1;
-        if (v[i] < 0) {
-            PyErr_Format(PyExc_ValueError, "negative value %lld at %zd", (long long)v[i], i);
-            goto done;
-        }
+        if (v[i] < 0)
+            break;
         while (digits < 20 && (uint64_t)v[i] >= POW10[digits])
             digits++;
         cap += digits > width ? digits : width;
+    }
+    if (release)
+        PyEval_RestoreThread(save);
+    if (i < n) {
+        PyErr_Format(PyExc_ValueError, "negative value %lld at %zd", (long long)v[i], i);
+        goto done;
     }
     result = PyBytes_FromStringAndSize(NULL, cap);
     if (result == NULL)
         goto done;
     out = PyBytes_AS_STRING(result);
+    if (release)
+        save = PyEval_SaveThread();
     for (i = 0; i < n; i++) {
         const char *pre = prefix.buf;
         Py_ssize_t k;
@@ -194,6 +207,8 @@ static PyObject *format_ints(PyObject *self, PyObject *args, PyObject *kwargs)
             *out++ = pre[k];
         out = write_decimal(out, (uint64_t)v[i], width);
     }
+    if (release)
+        PyEval_RestoreThread(save);
 done:
     PyBuffer_Release(&values);
     if (prefix.obj != NULL)

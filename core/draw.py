@@ -59,6 +59,7 @@ __all__ = [
     "RECORD_VERSION",
     "SEED_BYTES",
     "RankedPool",
+    "RankingTexts",
     "Ranker",
     "SeatGroup",
     "Selection",
@@ -84,7 +85,6 @@ __all__ = [
     "select",
     "select_ranked",
     "sha256_text",
-    "sha256_texts_later",
     "split_text",
     "validate_groups",
     "verify_record",
@@ -350,12 +350,22 @@ def parse_ints(text: str | bytes) -> Sequence[int]:
 
 @dataclass(frozen=True)
 class RankedPool:
-    """A pool in draw order: expert ids and field masks, and the two stored texts."""
+    """A pool in draw order: expert ids and field masks, and the two stored texts with their
+    SHA-256s, which `Ranker.result` has the hashing thread write meanwhile (`texts`)."""
 
     ids: Sequence[int]
     masks: Sequence[int]
-    ranking_text: str  # public codes in ranked order, joined by ","
-    masks_text: str  # their field masks, same order, joined by ","
+    texts: Future[RankingTexts]
+
+    @property
+    def ranking_text(self) -> str:
+        """Public codes in ranked order, joined by ","."""
+        return self.texts.result().ranking
+
+    @property
+    def masks_text(self) -> str:
+        """Their field masks, same order, joined by ","."""
+        return self.texts.result().masks
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -370,6 +380,28 @@ class RankedPool:
                 ids, masks = ids.tolist(), _np.asarray(masks).tolist()
             yield from zip(map(code_of, ids), map(int, masks))
             step = min(step * 4, 4096)
+
+
+@dataclass(frozen=True)
+class RankingTexts:
+    """The ranking's two stored texts and the SHA-256 (hex) of each."""
+
+    ranking: str
+    masks: str
+    ranking_sha256: str
+    masks_sha256: str
+
+    @classmethod
+    def of(cls, ranking: bytes, masks: bytes) -> "RankingTexts":
+        """From the texts' ASCII bytes (hashed as they are: what `sha256_text` hashes)."""
+        return cls(ranking.decode("ascii"), masks.decode("ascii"), hashlib.sha256(ranking).hexdigest(),
+                   hashlib.sha256(masks).hexdigest())
+
+
+def _done(value: Any) -> Future[Any]:
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
 
 
 def _hash_piece(seed: bytes, joined: bytes) -> tuple[bytes, Any]:
@@ -412,16 +444,22 @@ class Ranker:
         self._hashed.append(_hashing().submit(_hash_piece, self._seed, joined))
         self._count += len(ids)
 
-    def _ranked_codes(self, order: Any) -> str:
+    def _ranked_codes(self, order: Any) -> bytes:
         """The codes in `order`, joined by ",": while every code has seven characters (ids below
         1,000,000) a permutation of fixed-width rows of the hashed text, otherwise one by one."""
         if _np is not None and isinstance(order, _np.ndarray):
             text = b",".join(self._joined) + b","
             if len(text) == 8 * len(order):  # a row is one machine word
-                return _np.frombuffer(text, dtype=_np.uint64)[order].tobytes()[:-1].decode("ascii")
+                return _np.frombuffer(text, dtype=_np.uint64)[order].tobytes()[:-1]
             order = order.tolist()
         msgs = self._msgs()
-        return b",".join([msgs[i] for i in order]).decode("ascii")
+        return b",".join([msgs[i] for i in order])
+
+    def _texts(self, order: Any, masks: Any) -> RankingTexts:
+        """The stored texts of the pool in `order` with the field masks `masks` (in that order).
+        On the hashing thread: numpy's permutation, core/_numbers.c's formatting of a large
+        array and hashlib let go of the GIL, so most of it runs beside the caller's thread."""
+        return RankingTexts.of(self._ranked_codes(order), join_decimal(masks))
 
     def _msgs(self) -> list[bytes]:
         return b",".join(self._joined).split(b",") if self._joined else []
@@ -436,10 +474,10 @@ class Ranker:
         if _np is not None and isinstance(ids, _np.ndarray):
             idx = _np.asarray(order, dtype=_np.intp)
             r_ids, r_masks = ids[idx], _np.asarray(masks)[idx]
-            return RankedPool(r_ids, r_masks, self._ranked_codes(idx), join_decimal(r_masks).decode("ascii"))
+            return RankedPool(r_ids, r_masks, _hashing().submit(self._texts, idx, r_masks))
         r_ids = [ids[i] for i in order]
         r_masks = [masks[i] for i in order]
-        return RankedPool(r_ids, r_masks, self._ranked_codes(order), masks_text(r_masks))
+        return RankedPool(r_ids, r_masks, _done(self._texts(order, r_masks)))
 
 
 def rank_pool(seed: bytes, ids: Sequence[int], masks: Sequence[int]) -> RankedPool:
@@ -655,12 +693,6 @@ def validate_groups(size: int, groups: Sequence[SeatGroup]) -> None:
 def sha256_text(text: str) -> str:
     """SHA-256 (hex) of a stored text's UTF-8 bytes."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def sha256_texts_later(texts: Sequence[str]) -> Future[list[str]]:
-    """`sha256_text` of each text, on the hashing thread (hashlib lets go of the GIL): the
-    caller works on meanwhile."""
-    return _hashing().submit(lambda: [sha256_text(t) for t in texts])
 
 
 def ranking_text(codes: Iterable[str]) -> str:

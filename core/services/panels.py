@@ -198,16 +198,17 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
                             "available": sg.available} for sg in shortfall],
                 "blocked": sorted(selection.blocked),
             }
-        # The ranking's texts are hashed on the hashing thread while this one writes the
-        # exclusions' text.
-        hashing = asyncio.wrap_future(drawlib.sha256_texts_later((ranked.ranking_text, ranked.masks_text)))
+        # The ranking's texts are written and hashed on the hashing thread (`ranked.texts`)
+        # while this one writes the exclusions' text.
         excluded = drawlib.exclusions_text(pool.exclusions)
         excluded_sha = drawlib.sha256_text(excluded)
-        header = drawlib.record_header(seed.hex(), drawlib.ALGORITHM, groups, chosen, *await hashing, excluded_sha)
+        texts = await asyncio.wrap_future(ranked.texts)
+        header = drawlib.record_header(seed.hex(), drawlib.ALGORITHM, groups, chosen, texts.ranking_sha256,
+                                       texts.masks_sha256, excluded_sha)
         digest = drawlib.record_digest(header)
         draw_id = await _insert_drawn(uow, panel, form, dict(
             seed=header["seed"], algorithm=drawlib.ALGORITHM, record_version=drawlib.RECORD_VERSION, created_at=now,
-            ranking=ranked.ranking_text, masks=ranked.masks_text, exclusions=excluded, groups=header["groups"],
+            ranking=texts.ranking, masks=texts.masks, exclusions=excluded, groups=header["groups"],
             selection=header["selection"], digest=digest))
         requested = ("panel.request", "panel", panel.id, dict(
             unit_id=unit, size=form.size, fields=[f.category for f in form.fields],

@@ -790,7 +790,17 @@ def test_pool_query_which_is_the_first_matching_party(parties, unit, norm, uscc)
     assert q.which(norm, uscc) == want
 
 
-def test_texts_hashed_later_are_hashed_as_now() -> None:
-    texts = ["E000001,E000002", "", "专家" * 1000]
-    assert drawlib.sha256_texts_later(texts).result() == [drawlib.sha256_text(t) for t in texts]
-    assert drawlib.sha256_text("") == hashlib.sha256(b"").hexdigest()
+def test_the_ranking_texts_are_hashed_as_stored_texts_are() -> None:
+    """The hashing thread hashes the texts' bytes: the same SHA-256 as `sha256_text` of the
+    stored texts, which is what verification recomputes."""
+    texts = drawlib.RankingTexts.of(b"E000002,E000001", b"")
+    assert (texts.ranking, texts.masks) == ("E000002,E000001", "")
+    assert texts.ranking_sha256 == drawlib.sha256_text("E000002,E000001")
+    assert texts.masks_sha256 == drawlib.sha256_text("") == hashlib.sha256(b"").hexdigest()
+    ranked = drawlib.rank_pool(bytes(32), np.array([1, 2, 3], dtype=np.int64), np.array([4, 5, 6], dtype=np.int64))
+    done = ranked.texts.result()
+    assert done.ranking == ranked.ranking_text and done.masks == ranked.masks_text
+    assert (done.ranking_sha256, done.masks_sha256) == (drawlib.sha256_text(ranked.ranking_text),
+                                                        drawlib.sha256_text(ranked.masks_text))
+    with pytest.raises(UnicodeDecodeError):  # the texts are ASCII: anything else is refused, not hashed
+        drawlib.RankingTexts.of("专家".encode(), b"")

@@ -61,6 +61,23 @@ def test_format_writes_prefixed_zero_padded_decimals(values: list[int], prefix: 
     assert _numbers.format_ints(np.array(values, dtype=np.int64), prefix, width) == want
 
 
+def test_format_of_large_arrays_on_several_threads_at_once() -> None:
+    """From 1,024 values on, the formatting runs without the GIL: threads formatting at once
+    each get their own text, and a negative value is still refused, by its index."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    arrays = [rng.integers(0, 2**63 - 1, n, dtype=np.int64) >> rng.integers(0, 63, n) for n in (1_023, 1_024, 50_000)]
+    arrays += [np.arange(1, 5_001, dtype=np.int64)] * 4
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda a: _numbers.format_ints(a, b"E", 6), arrays))
+    assert got == [b",".join(b"E%06d" % v for v in a.tolist()) for a in arrays]
+    bad = np.arange(5_000, dtype=np.int64)
+    bad[4_321] = -7
+    with pytest.raises(ValueError, match="negative value -7 at 4321"):
+        _numbers.format_ints(bad)
+
+
 def test_format_refuses_bad_values_and_arguments() -> None:
     assert _numbers.format_ints(np.array([7, 8], dtype=np.int64)) == b"7,8"
     assert _numbers.format_ints(np.array([7, 8], dtype=np.int64), sep=ord(";")) == b"7;8"
