@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, inspect, literal, select, text, union_all
+from sqlalchemy import bindparam, func, insert, inspect, literal, literal_column, select, text, union_all
 from sqlalchemy.orm import defer
 
 from core import draw as drawlib
@@ -351,8 +351,9 @@ async def invite_many(
 ) -> list[int]:
     """Create pending invitations in one INSERT, audit each (after the entries `audited`) and
     queue each expert's message (and the messages `also`, after them); the invitations' ids.
-    On PostgreSQL that is two statements: the invitations with the experts' accounts and the
-    chain's head, then the audit entries with the messages.
+    The invitations go in with the experts' accounts and the chain's head read in the same
+    statement; then, on PostgreSQL, the audit entries with the messages in one more (SQLite:
+    two more, one per table).
 
     An expert without a chat account still holds the invitation; the bureau is told to reach
     him another way (`expert_unreachable`)."""
@@ -381,13 +382,16 @@ async def invite_many(
 
 _INVITATION_COLUMNS = ("panel_id", "draw_id", "expert_id", "group_index", "rank", "replacement_of", "status",
                        "invited_at", "deadline")
-_INSERT_INVITATIONS = insert(Invitation.__table__).returning(Invitation.id, Invitation.expert_id)
-# PostgreSQL: the invitations, each invited expert's account and the audit chain's head in one
-# statement; then the audit entries and the messages in one more.
+# The invitations, each invited expert's account and the audit chain's head in one statement
+# (PostgreSQL: then the audit entries and the messages in one more).
 _INVITE_PG = text(
     f"WITH made AS ({unnest_insert(Invitation.__table__, _INVITATION_COLUMNS, 'i')} RETURNING id, expert_id) "
     f"SELECT made.id, made.expert_id, (SELECT a.id FROM accounts a WHERE a.expert_id = made.expert_id), "
     f"{audit.HEAD_SQL[0]}, {audit.HEAD_SQL[1]} FROM made")
+_INSERT_INVITATIONS = insert(Invitation.__table__).returning(
+    Invitation.id, Invitation.expert_id,
+    literal_column("(SELECT a.id FROM accounts a WHERE a.expert_id = invitations.expert_id)"),
+    *map(literal_column, audit.HEAD_SQL))
 _AUDIT, _OUTBOX = AuditEntry.__table__, Outbox.__table__
 _AUDIT_COLUMNS = tuple(c.name for c in _AUDIT.columns)
 _OUTBOX_COLUMNS = ("account_id", "kind", "params", "status", "created_at", "next_attempt_at", "attempts", "thread")
@@ -400,8 +404,8 @@ async def _insert_invitations(
 ) -> tuple[list[tuple[int, int]], dict[int, int]]:
     """(id, expert id) of each pick's new invitation, in pick order, and the chat account of each
     invited expert who has one. One multi-row INSERT … RETURNING, whose rows come back in any
-    order and are matched to the picks by expert (unique within a panel); on PostgreSQL the
-    same statement reads the accounts and the audit chain's head (`audit.note_head`)."""
+    order and are matched to the picks by expert (unique within a panel); the same statement
+    reads the accounts and the audit chain's head (`audit.note_head`)."""
     now = uow.clock.now()
     rows = [dict(panel_id=panel.id, draw_id=draw_id, expert_id=parse_expert_code(p.code), group_index=p.group,
                  rank=p.rank, replacement_of=p.replacement_of, status=InvitationStatus.PENDING.value,
@@ -410,13 +414,11 @@ async def _insert_invitations(
     if uow.dialect == "postgresql":
         await audit.lock_chain(uow)  # before the statement that reads the chain's head
         out = (await s.execute(_INVITE_PG, unnest_params(Invitation.__table__, _INVITATION_COLUMNS, rows, "i"))).all()
-        audit.note_head(uow, out[0][3], out[0][4])
-        ids = {expert: inv for inv, expert, *_ in out}
-        accounts = {expert: acc for _, expert, acc, *_ in out if acc is not None}
-    else:
-        ids = {expert: inv for inv, expert in (await s.execute(_INSERT_INVITATIONS, rows)).all()}
-        accounts = dict((await s.execute(select(Account.expert_id, Account.id).where(
-            Account.expert_id.in_(list(ids))))).all())
+    else:  # one multi-row INSERT … RETURNING; SQLite's one writer holds the chain's head still
+        out = (await s.execute(_INSERT_INVITATIONS, rows)).all()
+    audit.note_head(uow, out[0][3], out[0][4])
+    ids = {expert: inv for inv, expert, *_ in out}
+    accounts = {expert: acc for _, expert, acc, *_ in out if acc is not None}
     return [(ids[r["expert_id"]], r["expert_id"]) for r in rows], accounts
 
 
