@@ -23,8 +23,8 @@ text is timed too ("one text"): that is how the pool's own scan crosses the driv
 the database floor of a draw. Both run with the garbage collector paused, as a draw does
 (`gc_paused`). Targets: draw p99 < 50 ms, and draw ≤ 2 × the bare query.
 The 1-minute load average is printed: the numbers mean little on a busy machine. So is the
-HMAC kernel core/_hmac.c chose for this CPU (sha-ni, avx512, avx2 or portable): the ranking's
-43,000 HMACs take ~3 to ~80 ms depending on it.
+HMAC kernel the draw timed fastest on this CPU (sha-ni, avx512, avx2 or portable): the
+ranking's 43,000 HMACs take ~3 to ~80 ms depending on it.
 """
 from __future__ import annotations
 

@@ -149,8 +149,15 @@ def hmac_path() -> str | None:
     the SHA extensions, which win where the vector units are narrower or slower."""
     global _path
     if _path is None and _native is not None:
+        codes = b",".join(b"E%06d" % i for i in range(1, 2049))  # ~0.1-0.2 ms a path
+
+        def timed(path: str) -> float:
+            t = time.perf_counter()
+            _native.hmac_sha256(b"\x5a" * SEED_BYTES, codes, path=path)
+            return time.perf_counter() - t
+
         # The portable path is there for any CPU: never the fastest when another is.
-        _path = fastest([p for p in _native.PATHS if p != "portable"] or _native.PATHS, _time_path)
+        _path = fastest([p for p in _native.PATHS if p != "portable"] or _native.PATHS, timed)
     return _path
 
 
@@ -164,15 +171,6 @@ def fastest(options: Sequence[str], timed: Callable[[str], float], rounds: int =
         for o in options:
             best[o] = min(best[o], timed(o))
     return min(options, key=best.__getitem__)
-
-
-_CALIBRATION = b",".join(b"E%06d" % i for i in range(1, 2049))  # 2,048 codes: ~0.1-0.2 ms a path
-
-
-def _time_path(path: str) -> float:
-    t = time.perf_counter()
-    _native.hmac_sha256(b"\x5a" * SEED_BYTES, _CALIBRATION, path=path)
-    return time.perf_counter() - t
 
 
 def _keyed(seed: bytes) -> tuple[Any, Any]:
