@@ -1,4 +1,7 @@
-"""The CLI end to end in subprocesses: one clear line and a non-zero exit on every error."""
+"""The CLI end to end in subprocesses: one clear line and a non-zero exit on every error.
+
+The commands run forked from a warm process (tests.support.forked): each is a process of its
+own, without the interpreter's start; `--help` starts a real interpreter."""
 from __future__ import annotations
 
 import os
@@ -9,14 +12,20 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import engine_name
+from tests.support import forked
 
 EXE = [sys.executable, "-m", "bot"]
 
 
-def run(args: list[str], env_extra: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _env(env_extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERTPANEL_")}
     env.update(env_extra)
-    return subprocess.run(EXE + args, capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    return env
+
+
+def run(args: list[str], env_extra: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS`, forked."""
+    return forked.run(args, module="bot", env=_env(env_extra), cwd=cwd)
 
 
 @pytest.fixture
@@ -25,7 +34,8 @@ def env(db_url: str, tmp_path: Path) -> dict[str, str]:
 
 
 def test_help_lists_commands(tmp_path: Path, env: dict[str, str]) -> None:
-    out = run(["--help"], env, tmp_path)
+    """In a new interpreter, as the command starts in use."""
+    out = subprocess.run(EXE + ["--help"], capture_output=True, text=True, env=_env(env), cwd=tmp_path, timeout=120)
     assert out.returncode == 0
     for cmd in ("db", "experts", "roster", "units", "contacts", "admins", "audit"):
         assert cmd in out.stdout

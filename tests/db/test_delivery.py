@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from core.enums import InvitationStatus, OutboxStatus
 from core.outbox import enqueue
 from core.services import accounts, delivery, panels
 from tests.factories import make_admin, make_expert, make_unit_contact, panel_form, rows
+from tests.support import forked
 
 
 async def _queue(core: Core, account_id: int, n: int, kind: str = "regulation_expiry") -> list[int]:
@@ -191,8 +191,7 @@ CLI = ("import bot.cli as c\n"
 def _cli(args: list[str], db_url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERTPANEL_")}
     env.update({"EXPERTPANEL_DATABASE__URL": db_url, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
-    return subprocess.run([sys.executable, "-c", CLI, *args], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=120)
+    return forked.run(args, code=CLI, env=env, cwd=tmp_path)
 
 
 def test_outbox_cli_lists_and_resends_failed_messages(db_url: str, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ from core.enums import ExpertStatus
 from core.services import panels
 from core.services.seating import stored_ranking
 from tests.factories import make_expert, make_unit_contact, panel_form, rows
+from tests.support import forked
 
 PARTY = "新疆某某化工有限公司"
 
@@ -195,8 +195,7 @@ def _cli(args: list[str], db_url: str, cwd: Path) -> subprocess.CompletedProcess
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERTPANEL_")}
     env.update({"EXPERTPANEL_DATABASE__URL": db_url, "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
                 "EXPERTPANEL_DEFAULT_LANGUAGE": "en"})
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=120)
+    return forked.run(args, module="bot", env=env, cwd=cwd)
 
 
 async def test_cli_draw_verify(core: Core, db_url: str, tmp_path: Path) -> None:

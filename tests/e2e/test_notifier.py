@@ -28,6 +28,7 @@ from core.enums import InvitationStatus, OutboxStatus
 from core.outbox import enqueue
 from core.services import panels, roster
 from tests.factories import make_admin, make_expert, make_unit_contact, panel_form, rows
+from tests.support import forked
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -355,9 +356,8 @@ async def test_kill_9_at_random_moments_loses_nothing(db_url: str, sandbox: Sand
     env.pop("EXPERTPANEL_CONFIG", None)
     rnd = random.Random(int(os.environ.get("CRASH_SEED", "5")))
 
-    def spawn() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "bot.commands.scheduler", "--no-ticks"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def spawn() -> forked.Child:  # forked from a warm process: ~2.5 s less start-up per kill
+        return forked.spawn(["--no-ticks"], module="bot.commands.scheduler", cwd=ROOT, env=env)
 
     def delivered() -> int:
         return sum(sandbox.stats()["delivered"].values())
