@@ -31,6 +31,20 @@ def engine_name() -> str:
     return "postgresql" if url and url.startswith("postgresql") else "sqlite"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--database-tests-only", action="store_true",
+                     help="run only the tests that use the test database (db_url): the others do not depend on "
+                          "EXPERTPANEL_TEST_DATABASE_URL, so .ci/run's second engine skips them")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--database-tests-only"):
+        return
+    keep = [item for item in items if "db_url" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
 @pytest.fixture(scope="session")
 def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Migrate once per session: a SQLite template file, or the PostgreSQL test database."""
