@@ -37,6 +37,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from functools import cached_property
@@ -512,7 +513,7 @@ async def start_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None)
     # The pieces but the last start now, each on a connection of its own, while this one runs
     # the look-ups and then the last piece (OWN_SHARE of the ids).
     beside = [_scan_beside(uow, stmt) for stmt in scans[:-1]] if _can_scan_beside(uow) else []
-    scan = PoolScan(uow, q, feed, scans, beside)
+    scan = PoolScan(uow, q, feed, scans, beside, on_thread=uow.dialect == "sqlite")
     try:
         await scan._look()
     except BaseException:
@@ -526,8 +527,9 @@ class PoolScan:
     own, the look-ups on the transaction's (the caller leaves the session alone until `finish`)."""
 
     def __init__(self, uow: UnitOfWork, q: PoolQuery, feed: Feed | None, scans: list[DriverSQL],
-                 beside: list[asyncio.Future[ScanRow]]) -> None:
+                 beside: list[asyncio.Future[ScanRow]], *, on_thread: bool = False) -> None:
         self._uow, self._q, self._feed, self._scans, self._beside = uow, q, feed, scans, beside
+        self._on_thread = on_thread  # the pieces beside are taken on a worker thread (see finish)
         self._looking: asyncio.Future[Any] | None = None
         self._taking: asyncio.Future[None] | None = None
 
@@ -552,8 +554,13 @@ class PoolScan:
         pieces = _Pieces(self._q, rows, self._feed)
         # The pieces scanned beside are taken (parsed, hashed, their exclusions worked out) as
         # they arrive, in order, while this connection scans the rest: on PostgreSQL that
-        # overlaps ~4 ms of this process's work with the database's.
-        self._taking = asyncio.ensure_future(pieces.take_all(self._beside))
+        # overlaps ~4 ms of this process's work with the database's. SQLite's scan below holds
+        # the loop's thread (core.db.sqlite_inline), so there a worker thread takes them: the
+        # scan lets go of the GIL while SQLite steps.
+        if self._on_thread and self._beside:
+            self._taking = asyncio.wrap_future(_side_pool().submit(pieces.take_waiting, self._beside))
+        else:
+            self._taking = asyncio.ensure_future(pieces.take_all(self._beside))
         own = [tuple((await conn.exec_driver_sql(*stmt)).one()) for stmt in self._scans[len(self._beside):]]
         await self._taking
         for scanned in own:
@@ -589,6 +596,12 @@ class _Pieces:
     async def take_all(self, scans: Sequence[asyncio.Future[ScanRow]]) -> None:
         for scan in scans:
             self.take(await scan)
+
+    def take_waiting(self, scans: Sequence[asyncio.Future[ScanRow]]) -> None:
+        """`take_all` on a worker thread, for scans that run on worker threads (`_scan_beside`
+        on SQLite): it waits for each one's own future."""
+        for scan in scans:
+            self.take(_thread_futures[scan].result())
 
 
 async def _pieces(uow: UnitOfWork) -> list[tuple[int | None, int | None]]:
@@ -662,7 +675,25 @@ def _scan_beside(uow: UnitOfWork, stmt: DriverSQL) -> asyncio.Future[ScanRow]:
     if uri is None:  # pragma: no cover - compute_pool asks _can_scan_beside first
         raise ValueError("an in-memory SQLite database has no second connection")
     reader = _side_reader(engine, uri)
-    return asyncio.get_running_loop().run_in_executor(None, reader.scan, *stmt)
+    done = _side_pool().submit(reader.scan, *stmt)
+    scan = asyncio.wrap_future(done)
+    _thread_futures[scan] = done
+    return scan
+
+
+_side: ThreadPoolExecutor | None = None
+# The worker thread's future of each SQLite scan beside, for `_Pieces.take_waiting` (the asyncio
+# future `_scan_beside` returns is completed by the loop, whose thread SQLite's own scan holds).
+_thread_futures: weakref.WeakKeyDictionary[asyncio.Future[Any], Future[Any]] = weakref.WeakKeyDictionary()
+
+
+def _side_pool() -> ThreadPoolExecutor:
+    """The worker threads of SQLite's scans beside and of their taking: a taking job waits only
+    for scans submitted before it, so no number of draws at once can starve it."""
+    global _side
+    if _side is None:
+        _side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pool-side")
+    return _side
 
 
 def driver_sql(dialect: Any, stmt: TextClause) -> DriverSQL:

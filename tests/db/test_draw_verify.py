@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import subprocess
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -415,6 +416,41 @@ async def test_a_draw_failing_while_its_second_piece_scans_leaves_nothing(core: 
     with pytest.raises(DomainError):
         await panels.request_panel(core.uow(), contact, form)
     assert len(beside) == 1 and beside[0].done()
+    assert len(await rows(core, Panel)) == before
+    monkeypatch.undo()
+    res = await panels.request_panel(core.uow(), contact, form)
+    assert res.invited == 5 and await panels.verify_draw(core.uow(), res.panel_id) == []
+
+
+async def test_a_failure_taking_the_piece_beside_fails_the_draw_and_leaves_nothing(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The piece scanned beside is taken (split, fed to the hashing, its exclusions worked out)
+    while this connection scans its own: on a worker thread on SQLite, on the loop on
+    PostgreSQL. A failure there is the draw's: raised, everything rolled back, the next draw
+    works."""
+    from core.db.models import Panel
+    from core.services import pool as poolmod
+
+    await _drawn(core, n=30)
+    monkeypatch.setattr(poolmod, "FORCE_PIECES", True)
+    taken: list[str] = []
+    take = poolmod._Pieces.take
+
+    def failing_take(self: Any, scanned: Any) -> None:
+        taken.append(threading.current_thread().name)
+        if len(taken) == 1:
+            raise RuntimeError("taking the first piece failed")
+        take(self, scanned)
+
+    monkeypatch.setattr(poolmod._Pieces, "take", failing_take)
+    contact = await make_unit_contact(core)
+    form = panel_form(core, fields=[("eia", 3), ("monitoring", 2)], size=5, starts_in=timedelta(days=30))
+    before = len(await rows(core, Panel))
+    with pytest.raises(RuntimeError, match="taking the first piece failed"):
+        await panels.request_panel(core.uow(), contact, form)
+    on_thread = core.engine.dialect.name == "sqlite"
+    assert taken[0].startswith("pool-side") == on_thread
     assert len(await rows(core, Panel)) == before
     monkeypatch.undo()
     res = await panels.request_panel(core.uow(), contact, form)
