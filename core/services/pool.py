@@ -260,11 +260,20 @@ def _lookups(q: PoolQuery, dialect: str) -> list[tuple[int, str]]:
                 "SELECT expert_id AS eid, CAST(day AS TEXT) AS a, CAST(NULL AS TEXT) AS b FROM unavailability "
                 "WHERE day >= :first AND day <= :last"))
     other = " AND p.id <> :panel" if q.panel_id is not None else ""
-    out.append((_KIND[ExclusionReason.BOOKED],
-                "SELECT i.expert_id AS eid, CAST(i.panel_id AS TEXT) AS a, CAST(NULL AS TEXT) AS b "
-                "FROM invitations i JOIN panels p ON p.id = i.panel_id "
-                f"WHERE {_in('i.status', 'seat_holding', dialect)} AND {_in('p.status', 'open_panel', dialect)} "
-                f"AND p.starts_at < :b_end AND p.ends_at > :b_start{other}"))
+    overlapping = (f"{_in('p.status', 'open_panel', dialect)} AND p.starts_at < :b_end AND p.ends_at > :b_start"
+                   f"{other}")
+    booked = "SELECT i.expert_id AS eid, CAST(i.panel_id AS TEXT) AS a, CAST(NULL AS TEXT) AS b FROM invitations i "
+    seated = _in("i.status", "seat_holding", dialect)
+    if dialect == "postgresql":
+        # The overlapping panels' ids as an array (an InitPlan), each looked up in
+        # ix_invitations_panel_id: as a join PostgreSQL hashed the panels against a sequential
+        # scan of every invitation ever made (1.0 of 1.6 ms at 2,700; it grows with the years).
+        out.append((_KIND[ExclusionReason.BOOKED],
+                    f"{booked}WHERE i.panel_id = ANY(ARRAY(SELECT p.id FROM panels p WHERE {overlapping})) "
+                    f"AND {seated}"))
+    else:  # SQLite searches ix_panels_time, then ix_invitations_panel_id, as it is
+        out.append((_KIND[ExclusionReason.BOOKED],
+                    f"{booked}JOIN panels p ON p.id = i.panel_id WHERE {seated} AND {overlapping}"))
     if q.exclude_invited and q.panel_id is not None:
         out.append((_KIND[ExclusionReason.ALREADY_INVITED],
                     "SELECT expert_id AS eid, CAST(NULL AS TEXT) AS a, CAST(NULL AS TEXT) AS b FROM invitations "

@@ -194,6 +194,26 @@ async def test_exclusion_booked_at_an_overlapping_time(core: Core) -> None:
     assert x.code not in await _exclusions(core, later.panel_id)
 
 
+async def test_a_declined_seat_or_a_cancelled_panel_books_nobody(core: Core) -> None:
+    """Only a pending or accepted invitation to an open panel books its expert."""
+    contact = await make_unit_contact(core)
+    first_three = [await make_expert(core, ["eia", "monitoring"]) for _ in range(3)]
+    for _ in range(4):
+        await make_expert(core, ["eia"])
+    first = await panels.request_panel(core.uow(), contact, panel_form(core, fields=[("monitoring", None)]))
+    invited = {i.expert_id: i for i in await _invited(core, first.panel_id)}
+    assert set(invited) == {e.id for e in first_three}
+    x, *others = first_three
+    await panels.decline(core.uow(), x.roles, invited[x.id].id, "schedule")
+    overlapping = await panels.request_panel(core.uow(), contact, panel_form(core, starts_in=timedelta(days=14, hours=2)))
+    excluded = await _exclusions(core, overlapping.panel_id)
+    assert excluded.get(x.code, (None,))[0] != ExclusionReason.BOOKED
+    assert all(excluded[e.code] == (ExclusionReason.BOOKED, f"panel:{first.panel_id}") for e in others)
+    await panels.cancel_panel(core.uow(), contact, first.panel_id, "项目暂停")
+    again = await panels.request_panel(core.uow(), contact, panel_form(core, starts_in=timedelta(days=14, hours=1)))
+    assert f"panel:{first.panel_id}" not in {d for _, d in (await _exclusions(core, again.panel_id)).values()}
+
+
 @pytest.mark.parametrize("expert_unit, party", [
     ("新疆某某化工有限责任公司", "新疆某某化工有限公司"),
     ("新疆某某化工（集团）有限公司", "新疆某某化工(集团)有限公司"),
