@@ -205,7 +205,8 @@ async def test_a_declined_seat_or_a_cancelled_panel_books_nobody(core: Core) -> 
     assert set(invited) == {e.id for e in first_three}
     x, *others = first_three
     await panels.decline(core.uow(), x.roles, invited[x.id].id, "schedule")
-    overlapping = await panels.request_panel(core.uow(), contact, panel_form(core, starts_in=timedelta(days=14, hours=2)))
+    overlapping = await panels.request_panel(core.uow(), contact,
+                                             panel_form(core, starts_in=timedelta(days=14, hours=2)))
     excluded = await _exclusions(core, overlapping.panel_id)
     assert excluded.get(x.code, (None,))[0] != ExclusionReason.BOOKED
     assert all(excluded[e.code] == (ExclusionReason.BOOKED, f"panel:{first.panel_id}") for e in others)
