@@ -541,6 +541,7 @@ class PoolScan:
         self._on_thread = on_thread  # the pieces beside are taken on a worker thread (see finish)
         self._looking: asyncio.Future[Any] | None = None
         self._taking: asyncio.Future[None] | None = None
+        self._owning: asyncio.Future[list[ScanRow]] | None = None
 
     async def _look(self) -> None:
         """Send the look-ups, and let the pieces beside send their scans."""
@@ -554,13 +555,20 @@ class PoolScan:
     async def close(self) -> None:
         """Let the statements and pieces still in flight end (after a failure: before the
         session or the engine goes on without them)."""
-        await asyncio.gather(*self._beside, *filter(None, [self._looking, self._taking]), return_exceptions=True)
+        await asyncio.gather(*self._beside, *filter(None, [self._looking, self._owning, self._taking]),
+                             return_exceptions=True)
 
     async def finish(self) -> Pool:
         assert self._looking is not None, "start_pool sends the look-ups"
-        rows = (await self._looking).all()
+        looked = await self._looking
         conn = await self._uow.session.connection()
-        pieces = _Pieces(self._q, rows, self._feed)
+        stmts = self._scans[len(self._beside):]
+        if not self._on_thread:
+            # PostgreSQL: this connection's piece goes out before the look-up rows (buffered by
+            # the driver) are read, which takes ~1 ms at 800 rows.
+            self._owning = asyncio.ensure_future(_scan_own(conn, stmts))
+            await asyncio.sleep(0)
+        pieces = _Pieces(self._q, looked.all(), self._feed)
         # The pieces scanned beside are taken (parsed, hashed, their exclusions worked out) as
         # they arrive, in order, while this connection scans the rest: on PostgreSQL that
         # overlaps ~4 ms of this process's work with the database's. SQLite's scan below holds
@@ -570,13 +578,18 @@ class PoolScan:
             self._taking = asyncio.wrap_future(_side_pool().submit(pieces.take_waiting, self._beside))
         else:
             self._taking = asyncio.ensure_future(pieces.take_all(self._beside))
-        own = [tuple((await conn.exec_driver_sql(*stmt)).one()) for stmt in self._scans[len(self._beside):]]
+        own = await (self._owning or _scan_own(conn, stmts))
         await self._taking
         for scanned in own:
-            pieces.take(scanned)  # type: ignore[arg-type]
+            pieces.take(scanned)
         exclusions = [e for excluded in pieces.exclusions for e in excluded]
         exclusions.sort()  # sorted runs, one per piece: a merge
         return Pool(_concat(pieces.ids), _concat(pieces.masks), exclusions)
+
+
+async def _scan_own(conn: Any, stmts: Sequence[DriverSQL]) -> list[ScanRow]:
+    """The pieces scanned on the transaction's connection, one after the other."""
+    return [tuple((await conn.exec_driver_sql(*stmt)).one()) for stmt in stmts]
 
 
 class _Pieces:
