@@ -10,7 +10,7 @@ real interpreters (tests/unit/test_cli_startup.py, test_cli.py's `--help`, the p
 ./run.sh and the sandbox process).
 
 `run` mirrors `subprocess.run(…, capture_output=True, text=True, timeout=…)`; `spawn` returns a
-handle with Popen's `pid`, `send_signal`, `kill`, `poll`-free `wait`. Not thread-safe: one
+handle with Popen's `pid`, `send_signal`, `kill` and `wait` (no `poll`). Not thread-safe: one
 pytest process, one zygote, one request at a time.
 """
 from __future__ import annotations
