@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, text
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core import draw as drawlib
 from core.conflicts import normalize_unit_name, party_key
@@ -71,6 +70,7 @@ from core.services.seating import (
     invite_many,
     is_open,
     lock_draws,
+    matter_of,
     notify_unit,
     status_params,
     unit_accounts,
@@ -231,8 +231,9 @@ async def _draw_panel(uow: UnitOfWork, roles: Roles, form: PanelRequestForm, uni
             seats = Seats(tuple(groups), held, {InvitationStatus.PENDING.value: len(picks)}, 0, 0)
             status = status_params(panel, seats)
             told = [Message(acc, "panel_status", status) for acc in await unit_accounts(uow, panel, roles)]
+            matter = matter_of(panel, requester.name if requester else "", [(p.name, p.uscc) for p in form.parties])
             invited = len(await invite_many(uow, panel, draw_id, picks, panel.response_deadline, actor=roles.actor,
-                                            audited=entries, also=told))
+                                            audited=entries, also=told, matter=matter))
         else:
             entries.append(("panel.short", "panel", panel.id, dict(
                 before=PanelStatus.SUBMITTED.value, open_seats=panel.size, reason="pool")))
@@ -257,17 +258,18 @@ async def _start_pool(uow: UnitOfWork, form: PanelRequestForm, requester: UsingU
 
 
 async def _insert_drawn(uow: UnitOfWork, panel: Panel, form: PanelRequestForm, draw: dict[str, Any]) -> int:
-    """Insert the new panel, its fields and parties (as `panel.parties`, in id order: their
-    index there is what exclusion details name) and its draw (`draw`: the row but its panel);
-    the draw's id. The panel stays out of the session (the draw's transaction only reads it):
-    on PostgreSQL one statement, on SQLite (no INSERT in WITH) four Core INSERTs, without the
-    ORM's unit of work (~1.5 ms less of a draw's Python on SQLite)."""
+    """Insert the new panel (setting `panel.id`), its fields and parties (in the form's order,
+    which their ids keep: exclusion details name parties by that index) and its draw (`draw`:
+    the row but its panel); the draw's id. The panel stays out of the session (the draw's
+    transaction only reads it, and never its parties: the invitations' messages name them from
+    the form): on PostgreSQL one statement, on SQLite (no INSERT in WITH) four Core INSERTs,
+    without the ORM's unit of work (~1.5 ms less of a draw's Python on SQLite)."""
     parties = [{"name": p.name, "name_norm": normalize_unit_name(p.name), "uscc": p.uscc} for p in form.parties]
     fields = [{"category_id": f.category_id, "quota": f.quota, "position": f.position} for f in panel.fields]
     row = {c: getattr(panel, c) for c in _PANEL_COLUMNS}
     s = uow.session
     if uow.dialect == "postgresql":
-        panel_id, draw_id, party_ids = (await s.execute(_INSERT_DRAWN_PG, {
+        panel_id, draw_id = (await s.execute(_INSERT_DRAWN_PG, {
             **unnest_params(_PANELS, _PANEL_COLUMNS, [row], "p"),
             **unnest_params(_FIELDS, _FIELD_COLUMNS, fields, "f", _OF_PANEL),
             **unnest_params(_PARTIES, _PARTY_COLUMNS, parties, "pp", _OF_PANEL),
@@ -275,15 +277,12 @@ async def _insert_drawn(uow: UnitOfWork, panel: Panel, form: PanelRequestForm, d
     else:
         panel_id = await s.scalar(insert(_PANELS).returning(_PANELS.c.id), row)
         await s.execute(insert(_FIELDS), [{"panel_id": panel_id, **f} for f in fields])
-        # One multi-row INSERT … RETURNING (SQLAlchemy's "insertmanyvalues"), which numbers the
-        # rows in their order; asking SQLAlchemy to sort RETURNING by the parameters' order
-        # would make it 50 single-row INSERTs on SQLite.
-        party_ids = sorted(await s.scalars(insert(_PARTIES).returning(_PARTIES.c.id),
-                                           [{"panel_id": panel_id, **p} for p in parties])) if parties else []
+        # One multi-row INSERT (SQLAlchemy's "insertmanyvalues"), which numbers the rows in
+        # their order.
+        if parties:
+            await s.execute(insert(_PARTIES), [{"panel_id": panel_id, **p} for p in parties])
         draw_id = await s.scalar(insert(_DRAWS).returning(_DRAWS.c.id), {**draw, "panel_id": panel_id})
     panel.id = panel_id
-    set_committed_value(panel, "parties", [PanelParty(id=i, panel_id=panel_id, **p)
-                                           for i, p in zip(party_ids, parties)])
     return int(draw_id)
 
 
@@ -295,13 +294,13 @@ _PARTY_COLUMNS = ("name", "name_norm", "uscc")
 _DRAW_COLUMNS = ("seed", "algorithm", "record_version", "created_at", "ranking", "masks", "exclusions", "groups",
                  "selection", "digest")
 _OF_PANEL = {"panel_id": "(SELECT id FROM p)"}
-# The parties' ids in the order of the form: one multi-row INSERT numbers them in row order.
+# The parties in the order of the form: one multi-row INSERT numbers them in row order.
 _INSERT_DRAWN_PG = text(
     f"WITH p AS ({unnest_insert(_PANELS, _PANEL_COLUMNS, 'p')} RETURNING id), "
     f"f AS ({unnest_insert(_FIELDS, _FIELD_COLUMNS, 'f', _OF_PANEL)}), "
-    f"pp AS ({unnest_insert(_PARTIES, _PARTY_COLUMNS, 'pp', _OF_PANEL)} RETURNING id), "
+    f"pp AS ({unnest_insert(_PARTIES, _PARTY_COLUMNS, 'pp', _OF_PANEL)}), "
     f"d AS ({unnest_insert(_DRAWS, _DRAW_COLUMNS, 'd', _OF_PANEL)} RETURNING id) "
-    "SELECT (SELECT id FROM p), (SELECT id FROM d), ARRAY(SELECT id FROM pp ORDER BY id)")
+    "SELECT (SELECT id FROM p), (SELECT id FROM d)")
 
 
 def _recheck(form: PanelRequestForm, ctx: RequestContext) -> PanelRequestForm:

@@ -256,10 +256,15 @@ async def matter_params(uow: UnitOfWork, panel: Panel) -> dict[str, Any]:
     """What an invited expert needs to decide: the matter, never the other experts."""
     await with_relations(uow, panel)
     unit = await uow.session.get(UsingUnit, panel.unit_id)
+    return matter_of(panel, unit.name if unit else "", [(p.name, p.uscc) for p in panel.parties])
+
+
+def matter_of(panel: Panel, unit: str, parties: Sequence[tuple[str | None, str | None]]) -> dict[str, Any]:
+    """`matter_params` from the requesting unit's name and the parties (name, credit code)."""
     return {
         "panel_id": panel.id, "title": panel.title, "matter_type": panel.matter_type, "location": panel.location,
         "starts_at": panel.starts_at.isoformat(), "ends_at": panel.ends_at.isoformat(),
-        "unit": unit.name if unit else "", "parties": [p.name or (p.uscc or "") for p in panel.parties],
+        "unit": unit, "parties": [name or (uscc or "") for name, uscc in parties],
     }
 
 
@@ -347,10 +352,11 @@ class Pick:
 
 async def invite_many(
     uow: UnitOfWork, panel: Panel, draw_id: int, picks: list[Pick], deadline: datetime, *, actor: str,
-    audited: Sequence[audit.Entry] = (), also: Sequence[Message] = (),
+    audited: Sequence[audit.Entry] = (), also: Sequence[Message] = (), matter: dict[str, Any] | None = None,
 ) -> list[int]:
     """Create pending invitations in one INSERT, audit each (after the entries `audited`) and
     queue each expert's message (and the messages `also`, after them); the invitations' ids.
+    `matter`: the panel's `matter_params`, if the caller has them.
     The invitations go in with the experts' accounts and the chain's head read in the same
     statement; then, on PostgreSQL, the audit entries with the messages in one more (SQLite:
     two more, one per table).
@@ -368,7 +374,9 @@ async def invite_many(
                 replacement_of=p.replacement_of)))
         entries.append(("invitation.create", "invitation", inv_id, dict(
             panel_id=panel.id, expert_id=expert_id, group=p.group, rank=p.rank, replacement_of=p.replacement_of)))
-    messages = [*await _invitation_messages(uow, panel, made, accounts, picks, deadline), *also]
+    if matter is None:
+        matter = await matter_params(uow, panel)
+    messages = [*await _invitation_messages(uow, matter, made, accounts, picks, deadline), *also]
     if uow.dialect == "postgresql":
         chain = [asdict(e) for e in await audit.chained(uow, actor, entries)]
         queued = [row_of(uow, a, k, p) for a, k, p in messages]
@@ -423,12 +431,11 @@ async def _insert_invitations(
 
 
 async def _invitation_messages(
-    uow: UnitOfWork, panel: Panel, made: list[tuple[int, int]], accounts: dict[int, int], picks: list[Pick],
-    deadline: datetime,
+    uow: UnitOfWork, matter: dict[str, Any], made: list[tuple[int, int]], accounts: dict[int, int],
+    picks: list[Pick], deadline: datetime,
 ) -> list[Message]:
-    """Each invited expert's message, or the bureau's `expert_unreachable` for one without a
-    chat account, in pick order."""
-    matter = await matter_params(uow, panel)
+    """Each invited expert's message (about the matter, `matter_params`), or the bureau's
+    `expert_unreachable` for one without a chat account, in pick order."""
     admins: list[int] | None = None
     out: list[Message] = []
     for (inv_id, expert_id), p in zip(made, picks):
@@ -438,7 +445,7 @@ async def _invitation_messages(
                                                    "deadline": deadline.isoformat(), "replacement": p.replacement}))
             continue
         admins = await admin_account_ids(uow) if admins is None else admins
-        params = {"expert_id": expert_id, "invitation_id": inv_id, "panel_id": panel.id}
+        params = {"expert_id": expert_id, "invitation_id": inv_id, "panel_id": matter["panel_id"]}
         out += [Message(a, "expert_unreachable", params) for a in admins]
     return out
 

@@ -194,6 +194,26 @@ async def test_exclusion_booked_at_an_overlapping_time(core: Core) -> None:
     assert x.code not in await _exclusions(core, later.panel_id)
 
 
+async def test_first_invitations_and_replacements_describe_the_matter_alike(core: Core) -> None:
+    """A draw's invitations name the matter from the request as given (the new panel's parties
+    are never read back); a replacement's from the stored panel: the same, party by party."""
+    contact = await make_unit_contact(core)
+    experts = {e.id: e for e in [await make_expert(core, ["eia"]) for _ in range(5)]}
+    form = panel_form(core, parties=[("某某化工有限公司", None), ("", USCC_A)])
+    res = await panels.request_panel(core.uow(), contact, form)
+    first = {i.expert_id: i for i in await _invited(core, res.panel_id)}
+    declined = next(iter(first.values()))
+    await panels.decline(core.uow(), experts[declined.expert_id].roles, declined.id, "schedule")
+    invited = await rows(core, Outbox, Outbox.kind == "invitation", order_by=Outbox.id)
+    assert len(invited) == 4
+    matters = [{k: v for k, v in o.params.items() if k not in ("invitation_id", "deadline", "replacement")}
+               for o in invited]
+    assert matters[0]["parties"] == ["某某化工有限公司", USCC_A]
+    assert matters[0]["unit"] and matters[0]["panel_id"] == res.panel_id
+    assert all(m == matters[0] for m in matters)
+    assert [o.params["replacement"] for o in invited] == [False, False, False, True]
+
+
 async def test_a_declined_seat_or_a_cancelled_panel_books_nobody(core: Core) -> None:
     """Only a pending or accepted invitation to an open panel books its expert."""
     contact = await make_unit_contact(core)
