@@ -277,8 +277,7 @@ async def _insert_drawn(uow: UnitOfWork, panel: Panel, form: PanelRequestForm, d
     else:
         panel_id = await s.scalar(insert(_PANELS).returning(_PANELS.c.id), row)
         await s.execute(insert(_FIELDS), [{"panel_id": panel_id, **f} for f in fields])
-        # One multi-row INSERT (SQLAlchemy's "insertmanyvalues"), which numbers the rows in
-        # their order.
+        # One prepared INSERT stepped once per row (executemany): the ids follow the rows' order.
         if parties:
             await s.execute(insert(_PARTIES), [{"panel_id": panel_id, **p} for p in parties])
         draw_id = await s.scalar(insert(_DRAWS).returning(_DRAWS.c.id), {**draw, "panel_id": panel_id})
