@@ -71,7 +71,7 @@ _OWNED_SEQUENCES = ("SELECT s.oid::regclass::text FROM pg_class s "
 _clear_pg: str | None = None  # the script, made once per session
 
 
-async def _truncate_pg(url: str) -> None:
+async def _empty_pg(url: str) -> None:
     """Empty every table and restart its ids, as TRUNCATE … RESTART IDENTITY CASCADE does, in
     ~3 ms instead of ~90: TRUNCATE gives each of the ~100 tables, indexes and TOAST tables a
     new file, and the tests leave a few rows at most. Row triggers (the foreign keys, the audit
@@ -98,7 +98,7 @@ async def _truncate_pg(url: str) -> None:
 async def db_url(_migrated_template: str, tmp_path: Path) -> str:
     """A migrated, empty database for this test."""
     if _migrated_template.startswith("postgresql"):
-        await _truncate_pg(_migrated_template)
+        await _empty_pg(_migrated_template)
         return _migrated_template
     dest = tmp_path / "test.db"
     shutil.copyfile(_migrated_template, dest)

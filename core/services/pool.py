@@ -522,7 +522,7 @@ async def start_pool(uow: UnitOfWork, q: PoolQuery, *, feed: Feed | None = None)
     # The pieces but the last start now, each on a connection of its own, while this one runs
     # the look-ups and then the last piece (OWN_SHARE of the ids).
     beside = [_scan_beside(uow, stmt) for stmt in scans[:-1]] if _can_scan_beside(uow) else []
-    scan = PoolScan(uow, q, feed, scans, beside, on_thread=uow.dialect == "sqlite")
+    scan = PoolScan(uow, q, feed, scans, beside)
     try:
         await scan._look()
     except BaseException:
@@ -536,9 +536,10 @@ class PoolScan:
     own, the look-ups on the transaction's (the caller leaves the session alone until `finish`)."""
 
     def __init__(self, uow: UnitOfWork, q: PoolQuery, feed: Feed | None, scans: list[DriverSQL],
-                 beside: list[asyncio.Future[ScanRow]], *, on_thread: bool = False) -> None:
+                 beside: list[asyncio.Future[ScanRow]]) -> None:
         self._uow, self._q, self._feed, self._scans, self._beside = uow, q, feed, scans, beside
-        self._on_thread = on_thread  # the pieces beside are taken on a worker thread (see finish)
+        # SQLite's statements run on the loop's thread (core.db.sqlite_inline): see finish.
+        self._holds_loop = uow.dialect == "sqlite"
         self._looking: asyncio.Future[Any] | None = None
         self._taking: asyncio.Future[None] | None = None
         self._owning: asyncio.Future[list[ScanRow]] | None = None
@@ -563,7 +564,7 @@ class PoolScan:
         looked = await self._looking
         conn = await self._uow.session.connection()
         stmts = self._scans[len(self._beside):]
-        if not self._on_thread:
+        if not self._holds_loop:
             # PostgreSQL: this connection's piece goes out before the look-up rows (buffered by
             # the driver) are read, which takes ~1 ms at 800 rows.
             self._owning = asyncio.ensure_future(_scan_own(conn, stmts))
@@ -574,7 +575,7 @@ class PoolScan:
         # overlaps ~4 ms of this process's work with the database's. SQLite's scan below holds
         # the loop's thread (core.db.sqlite_inline), so there a worker thread takes them: the
         # scan lets go of the GIL while SQLite steps.
-        if self._on_thread and self._beside:
+        if self._holds_loop and self._beside:
             self._taking = asyncio.wrap_future(_side_pool().submit(pieces.take_waiting, self._beside))
         else:
             self._taking = asyncio.ensure_future(pieces.take_all(self._beside))
