@@ -18,13 +18,16 @@ the rows instead), so every run sees the same state.
 The baseline is `core.services.pool.bare_eligible_ids_sql`: the same eligibility filtering as
 the pool (status, term, and the struck look-ups as one `NOT IN`) as one plain SELECT of the
 eligible ids, one row each, executed and fetched in full through the driver (asyncpg /
-sqlite3 on the loop's thread, core.db.sqlite_inline) — no reasons, no ranking, no writes. The same SELECT with the ids joined into one
-text is timed too ("one text"): that is how the pool's own scan crosses the driver, so it is
-the database floor of a draw. Both run with the garbage collector paused, as a draw does
-(`gc_paused`). Targets: draw p99 < 50 ms, and draw ≤ 2 × the bare query.
+sqlite3 on the loop's thread, core.db.sqlite_inline) — no reasons, no ranking, no writes. The
+same SELECT with the ids joined into one text is timed too ("one text"): that is how the
+pool's own scan crosses the driver, so it is the database floor of a draw. Both run with the
+garbage collector paused, as a draw does (`gc_paused`). Targets: draw p99 < 50 ms, and draw
+≤ 2 × the bare query.
 The 1-minute load average is printed: the numbers mean little on a busy machine. So is the
 HMAC kernel the draw timed fastest on this CPU (sha-ni, avx512, avx2 or portable): the
-ranking's 43,000 HMACs take ~3 to ~80 ms depending on it.
+ranking's 43,000 HMACs take ~3 to ~80 ms depending on it. And so is the CPU time a run
+spends, in this process and on the whole machine (the database's included): set against the
+wall times, it shows how many of the machine's CPUs a draw and a bare SELECT keep at work.
 """
 from __future__ import annotations
 
@@ -238,6 +241,8 @@ class Result:
     parts: dict[str, list[float]]
     load: tuple[float, float]  # 1-minute load average before and after the runs
     cpu: tuple[float, float]  # cpu_check() before and after the runs
+    # CPU ms per run, (this process, the whole machine), of the draws and of the bare SELECTs
+    spent: dict[str, tuple[float, float | None]]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -312,12 +317,15 @@ async def run(core: Core, name: str, n: int, commit: bool) -> Result:
     load0 = os.getloadavg()[0]
     cpu0 = cpu_check()
     draws, bares, texts = [], [], []
+    spent = {"draw": CpuMeter(), "bare": CpuMeter()}
     res = None
     rows = 0
     for _ in range(n):
-        dt, res = await one_draw()
+        with spent["draw"]:
+            dt, res = await one_draw()
         draws.append(dt)
-        bt, rows = await one_bare()
+        with spent["bare"]:
+            bt, rows = await one_bare()
         bares.append(bt)
         texts.append(await one_text())
     assert res is not None
@@ -325,7 +333,7 @@ async def run(core: Core, name: str, n: int, commit: bool) -> Result:
         print(f"WARNING: pool {res.pool_size} != bare rows {rows}", flush=True)
     parts = await breakdown(core, q, form, n)
     return Result(name, draws, bares, texts, res.pool_size, res.excluded, rows, parts, (load0, os.getloadavg()[0]),
-                  (cpu0, cpu_check()))
+                  (cpu0, cpu_check()), {k: m.per_run() for k, m in spent.items()})
 
 
 def hmac_path() -> str:
@@ -336,6 +344,46 @@ def hmac_path() -> str:
         return "hashlib (core._hmac not built)"
     from core import _hmac
     return f"{path} (the fastest of this CPU's: {', '.join(_hmac.PATHS)})"
+
+
+def machine_busy_ms() -> float | None:
+    """The time every CPU of this machine has spent busy so far, all processes (PostgreSQL's
+    included), in ms; None where /proc/stat is not there (Linux only)."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]  # user … steal (guest is in user)
+    except (OSError, ValueError):
+        return None
+    busy = sum(ticks) - ticks[3] - ticks[4]  # less idle and iowait
+    return busy * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU time spent in the `with` blocks it times: by this process (its threads included) and
+    by the whole machine (None without /proc/stat). The machine's count moves in clock ticks
+    (10 ms): only a sum over many runs means anything."""
+
+    def __init__(self) -> None:
+        self.runs, self.process = 0, 0.0
+        self.machine: float | None = 0.0
+        self._at: tuple[float, float | None] = (0.0, None)
+
+    def __enter__(self) -> None:
+        self._at = (time.process_time(), machine_busy_ms())
+
+    def __exit__(self, *_: object) -> None:
+        machine = machine_busy_ms()
+        self.runs += 1
+        self.process += (time.process_time() - self._at[0]) * 1000
+        if machine is None or self._at[1] is None or self.machine is None:
+            self.machine = None
+        else:
+            self.machine += machine - self._at[1]
+
+    def per_run(self) -> tuple[float, float | None]:
+        """(this process, the machine) per run, in ms."""
+        n = max(1, self.runs)
+        return self.process / n, None if self.machine is None else self.machine / n
 
 
 def cpu_check() -> float:
@@ -419,6 +467,13 @@ def report(r: Result) -> bool:
     print(f"  … one text   p50 {t50:7.1f} ms   p99 {t99:7.1f} ms   mean {statistics.fmean(r.text_ms):7.1f} ms"
           "   (the same SELECT, ids joined into one text as the pool's scan returns them)")
     print(f"  ratio        p50 {ratio50:7.2f} ×    p99 {ratio99:7.2f} ×    (to one text: p50 {tr50:.2f} ×, p99 {tr99:.2f} ×)")
+    (dp, dm), (bp, bm) = r.spent["draw"], r.spent["bare"]
+    if dm is not None and bm is not None:
+        print(f"  CPU per run  draw {dm:5.1f} ms (this process {dp:.1f})   "
+              f"bare SELECT {bm:5.1f} ms (this process {bp:.1f})   "
+              f"(busy time of all {os.cpu_count()} CPUs, the database's included)")
+    else:
+        print(f"  CPU per run  draw: this process {dp:.1f} ms   bare SELECT: this process {bp:.1f} ms")
     print("  parts (p50)  " + "   ".join(f"{k} {pct(v, 50):.1f}" for k, v in r.parts.items())
           + f"   = {sum(pct(v, 50) for v in r.parts.values()):.1f} ms before any write")
     print(f"  p99 < {TARGET_P99_MS:.0f} ms: {'PASS' if ok_p99 else 'FAIL'}    "

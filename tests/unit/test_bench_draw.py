@@ -1,5 +1,6 @@
-"""bench/draw.py's percentile: nearest rank, so that its p99 of 100 runs is the 99th value (it
-was the largest: a rounding of 99.5 to even)."""
+"""bench/draw.py's helpers: its percentile is the nearest rank, so that its p99 of 100 runs is
+the 99th value (it was the largest: a rounding of 99.5 to even); its CPU meter counts this
+process's time, and the machine's where /proc/stat tells it."""
 from __future__ import annotations
 
 import importlib.util
@@ -18,3 +19,16 @@ def test_nearest_rank() -> None:
                         (300, 297, 150)):
         values = list(range(n, 0, -1))  # any order
         assert (bench.pct(values, 99), bench.pct(values, 50)) == (p99, p50), n
+
+
+def test_cpu_meter() -> None:
+    meter = bench.CpuMeter()
+    for _ in range(3):
+        with meter:
+            sum(i * i for i in range(300_000))
+    process, machine = meter.per_run()
+    assert meter.runs == 3 and process > 1  # ms: the loop takes ~10-30
+    if Path("/proc/stat").exists():
+        assert machine is not None and machine >= 0
+    else:
+        assert machine is None
