@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.allocator import keep_freed_memory
 from core.clock import Clock, SystemClock
 from core.config import Settings
 from core.db.session import create_engine, create_session_factory, is_sqlite
@@ -34,6 +35,7 @@ class Core:
 
 
 def build_core(settings: Settings, clock: Clock | None = None, url: str | None = None) -> Core:
+    keep_freed_memory()  # the process's allocator, tuned for draws (core.allocator)
     engine = create_engine(
         url or settings.database.url,
         echo=settings.database.echo,
