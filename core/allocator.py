@@ -29,7 +29,10 @@ def keep_freed_memory() -> bool:
     Once per process (build_core calls it); False where the C library is not glibc."""
     global _applied
     if _applied is None:
-        _applied = _mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) and _mallopt(_M_TOP_PAD, TOP_PAD)
+        libc = glibc()
+        _applied = libc is not None and all(
+            libc.mallopt(ctypes.c_int(param), ctypes.c_int(value))
+            for param, value in ((_M_TRIM_THRESHOLD, TRIM_THRESHOLD), (_M_TOP_PAD, TOP_PAD)))
     return _applied
 
 
@@ -42,7 +45,3 @@ def glibc() -> ctypes.CDLL | None:
         return None
     return libc if hasattr(libc, "gnu_get_libc_version") else None
 
-
-def _mallopt(param: int, value: int) -> bool:
-    libc = glibc()
-    return libc is not None and bool(libc.mallopt(ctypes.c_int(param), ctypes.c_int(value)))

@@ -50,5 +50,6 @@ def test_not_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
             pass
 
     monkeypatch.setattr(allocator.ctypes, "CDLL", NoGlibc)
+    monkeypatch.setattr(allocator, "_applied", None)  # as in a new process
     assert allocator.glibc() is None
-    assert allocator._mallopt(allocator._M_TOP_PAD, allocator.TOP_PAD) is False
+    assert allocator.keep_freed_memory() is False
